@@ -1,0 +1,116 @@
+/* Generated from src/plan/steps.ts by scripts/gen-header.ts. Do not edit. */
+#ifndef ISOLA_PLAN_STEPS_H
+#define ISOLA_PLAN_STEPS_H
+
+#define PLAN_MAGIC 0x504f5349u
+#define PLAN_VERSION 1
+
+#define SECTION_PRE 0
+#define SECTION_PARENT 1
+#define SECTION_STAGE1 2
+#define SECTION_INIT 3
+
+#define SECTION_COUNT 4
+
+#define STEP_JOIN_CGROUP 1 /* procsPath */
+#define STEP_SETNS 2 /* path, nstype */
+#define STEP_WRITE_FILE 3 /* path, content */
+#define STEP_OPEN_EXEC_FIFO 4 /* path */
+#define STEP_WRITE_CHILD_FILE 5 /* name, content */
+#define STEP_RUN_CHILD_HELPER 6 /* argv... */
+#define STEP_UNSHARE 7 /* flags */
+#define STEP_SETSID 8 /* no arguments */
+#define STEP_MOUNT 9 /* source, target, fstype, flags, data */
+#define STEP_MOUNT_IN_ROOT 10 /* root, source, dest, fstype, flags, data, create */
+#define STEP_REMOUNT_IN_ROOT 11 /* root, dest, flags, data */
+#define STEP_MKNOD_IN_ROOT 12 /* root, dest, mode, major, minor, uid, gid */
+#define STEP_SYMLINK_IN_ROOT 13 /* root, target, linkpath */
+#define STEP_PIVOT_ROOT 14 /* root */
+#define STEP_MOVE_ROOT 15 /* root */
+#define STEP_MASK_PATH 16 /* path */
+#define STEP_READONLY_PATH 17 /* path */
+#define STEP_SETHOSTNAME 18 /* name */
+#define STEP_SETDOMAINNAME 19 /* name */
+#define STEP_SYNC 20 /* name */
+#define STEP_RUN_HOOK 21 /* path, timeoutMs, argc, argv+env... */
+#define STEP_RLIMIT 22 /* resource, soft, hard */
+#define STEP_UMASK 23 /* mask */
+#define STEP_CHDIR 24 /* path, create */
+#define STEP_SESSION_KEYRING 25 /* name */
+#define STEP_SETGROUPS 26 /* gids... */
+#define STEP_SETGID 27 /* gid */
+#define STEP_SETUID 28 /* uid */
+#define STEP_CAPS 29 /* bounding, effective, permitted, inheritable, ambient */
+#define STEP_NO_NEW_PRIVS 30 /* no arguments */
+#define STEP_SECCOMP 31 /* flags, bpf */
+#define STEP_CLOSE_FDS_FROM 32 /* from */
+#define STEP_LOOKUP_EXEC 33 /* arg0, path */
+#define STEP_READY 34 /* no arguments */
+#define STEP_WAIT_EXEC_FIFO 35 /* no arguments */
+#define STEP_EXEC 36 /* argc, argv+env... */
+#define STEP_PDEATHSIG 37 /* signal */
+#define STEP_MKDIR_IN_ROOT 38 /* root, dest, mode */
+#define STEP_DUMPABLE 39 /* value */
+#define STEP_WRITE_FILE_OPTIONAL 40 /* path, content */
+#define STEP_MAX 40
+
+static const char *const step_names[] = {
+  [1] = "JOIN_CGROUP",
+  [2] = "SETNS",
+  [3] = "WRITE_FILE",
+  [4] = "OPEN_EXEC_FIFO",
+  [5] = "WRITE_CHILD_FILE",
+  [6] = "RUN_CHILD_HELPER",
+  [7] = "UNSHARE",
+  [8] = "SETSID",
+  [9] = "MOUNT",
+  [10] = "MOUNT_IN_ROOT",
+  [11] = "REMOUNT_IN_ROOT",
+  [12] = "MKNOD_IN_ROOT",
+  [13] = "SYMLINK_IN_ROOT",
+  [14] = "PIVOT_ROOT",
+  [15] = "MOVE_ROOT",
+  [16] = "MASK_PATH",
+  [17] = "READONLY_PATH",
+  [18] = "SETHOSTNAME",
+  [19] = "SETDOMAINNAME",
+  [20] = "SYNC",
+  [21] = "RUN_HOOK",
+  [22] = "RLIMIT",
+  [23] = "UMASK",
+  [24] = "CHDIR",
+  [25] = "SESSION_KEYRING",
+  [26] = "SETGROUPS",
+  [27] = "SETGID",
+  [28] = "SETUID",
+  [29] = "CAPS",
+  [30] = "NO_NEW_PRIVS",
+  [31] = "SECCOMP",
+  [32] = "CLOSE_FDS_FROM",
+  [33] = "LOOKUP_EXEC",
+  [34] = "READY",
+  [35] = "WAIT_EXEC_FIFO",
+  [36] = "EXEC",
+  [37] = "PDEATHSIG",
+  [38] = "MKDIR_IN_ROOT",
+  [39] = "DUMPABLE",
+  [40] = "WRITE_FILE_OPTIONAL",
+};
+
+#define ARG_INT 0
+#define ARG_BYTES 1
+
+#define CREATE_NONE 0
+#define CREATE_DIR 1
+#define CREATE_FILE 2
+
+#define MSG_ERROR 1
+#define MSG_PID 2
+#define MSG_SYNC 3
+#define MSG_SYNC_REPLY 4
+#define MSG_READY 5
+#define MSG_ACK 6
+#define MSG_EXIT 7
+#define MSG_ABORT 8
+
+#endif

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole suite (unit tests without root, integration tests as root) and
+# ends with one summary line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# Each file runs in its own process so one file's crash cannot hide another's results.
+pass=0; fail=0; status=0
+mapfile -t files < <(find src test bench scripts -name '*_test.ts' -not -path '*/node_modules/*' | sort)
+for f in "${files[@]}"; do
+  echo "=== $f"
+  timeout --kill-after=10 "${ISOLA_TEST_FILE_TIMEOUT:-600}" node_modules/.bin/bun test --timeout 120000 "./$f" >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  p=$(grep -Eo '^ *[0-9]+ pass$' "$out" | grep -Eo '[0-9]+' | tail -1)
+  n=$(grep -Eo '^ *[0-9]+ fail$' "$out" | grep -Eo '[0-9]+' | tail -1)
+  pass=$((pass + ${p:-0})); fail=$((fail + ${n:-0}))
+  if [ "$rc" -ne 0 ] && [ "${n:-0}" -eq 0 ]; then
+    echo "!!! $f exited with status $rc without a failing test: counted as one failure"
+    fail=$((fail + 1))
+  fi
+  [ "$rc" -ne 0 ] && status=1
+done
+echo "${pass} passed, ${fail} failed"
+exit $status

@@ -1,0 +1,177 @@
+/**
+ * The launch-plan vocabulary shared with the C launcher. This file is the single
+ * source of truth: `native/plan_steps.h` is generated from it (scripts/gen-header.ts)
+ * and a test fails when the two drift apart.
+ *
+ * A plan has four sections, run by the launcher's fixed process skeleton:
+ *   PRE    stage 0 (the launcher itself, host context) before it clones stage 1
+ *   PARENT stage 0 after the clone (e.g. writing the child's id maps)
+ *   STAGE1 stage 1: joins and unshares namespaces, then forks stage 2
+ *   INIT   stage 2: the container's init, from mounts to exec
+ * Steps run in order; each names its arguments in `STEP_ARGS` (documentation and
+ * the encoder's arity check).
+ */
+
+export const PLAN_MAGIC = 0x504f5349; // "ISOP" little-endian
+export const PLAN_VERSION = 1;
+
+export const Section = {
+  PRE: 0,
+  PARENT: 1,
+  STAGE1: 2,
+  INIT: 3,
+} as const;
+export type SectionName = keyof typeof Section;
+
+export const Step = {
+  /** write our pid to a cgroup.procs file (path) */
+  JOIN_CGROUP: 1,
+  /** setns(open(path), nstype) */
+  SETNS: 2,
+  /** write a file (path, content) */
+  WRITE_FILE: 3,
+  /** open the exec fifo O_PATH and keep it for WAIT_EXEC_FIFO (path) */
+  OPEN_EXEC_FIFO: 4,
+  /** write /proc/<child>/<name> (name, content) */
+  WRITE_CHILD_FILE: 5,
+  /** run a helper with "{pid}" replaced by the child's pid and wait (argv...) */
+  RUN_CHILD_HELPER: 6,
+  /** unshare(flags) */
+  UNSHARE: 7,
+  /** setsid() */
+  SETSID: 8,
+  /** mount(source, target, fstype, flags, data) with absolute host paths */
+  MOUNT: 9,
+  /** mount onto a destination resolved inside root (root, source, dest, fstype, flags, data, create, srcInRoot) */
+  MOUNT_IN_ROOT: 10,
+  /** change propagation / remount of a destination resolved inside root (root, dest, flags, data) */
+  REMOUNT_IN_ROOT: 11,
+  /** mknod inside root (root, dest, mode, major, minor, uid, gid) */
+  MKNOD_IN_ROOT: 12,
+  /** symlink inside root (root, target, linkpath) */
+  SYMLINK_IN_ROOT: 13,
+  /** pivot_root(root) and detach the old root */
+  PIVOT_ROOT: 14,
+  /** MS_MOVE root onto / and chroot (the --no-pivot path) (root) */
+  MOVE_ROOT: 15,
+  /** mask a path: /dev/null over a file, read-only tmpfs over a directory (path) */
+  MASK_PATH: 16,
+  /** bind a path onto itself read-only (path) */
+  READONLY_PATH: 17,
+  /** sethostname(name) */
+  SETHOSTNAME: 18,
+  /** setdomainname(name) */
+  SETDOMAINNAME: 19,
+  /** send a sync request to the runtime and wait for its reply, kept as hook state (name) */
+  SYNC: 20,
+  /** run a hook with the last sync reply on stdin (path, timeoutMs, argc, argv..., env...) */
+  RUN_HOOK: 21,
+  /** setrlimit(resource, soft, hard) */
+  RLIMIT: 22,
+  /** umask(mask) */
+  UMASK: 23,
+  /** chdir(path), creating it first when create != 0 (path, create) */
+  CHDIR: 24,
+  /** join a new anonymous session keyring (name) */
+  SESSION_KEYRING: 25,
+  /** setgroups(gids...) */
+  SETGROUPS: 26,
+  /** setresgid(gid) */
+  SETGID: 27,
+  /** setresuid(uid) keeping capabilities for CAPS (uid) */
+  SETUID: 28,
+  /** capability sets as bit masks (bounding, effective, permitted, inheritable, ambient) */
+  CAPS: 29,
+  /** prctl(PR_SET_NO_NEW_PRIVS) */
+  NO_NEW_PRIVS: 30,
+  /** install a seccomp filter (flags, bpf bytes) */
+  SECCOMP: 31,
+  /** mark every fd >= from close-on-exec (from) */
+  CLOSE_FDS_FROM: 32,
+  /** look the program up in PATH inside the container now, so create fails early (arg0, PATH) */
+  LOOKUP_EXEC: 33,
+  /** tell the runtime we are ready and wait for its acknowledgement */
+  READY: 34,
+  /** block until `start` opens the exec fifo */
+  WAIT_EXEC_FIFO: 35,
+  /** execve(resolved program, argv..., env...) (argc, argv..., env...) */
+  EXEC: 36,
+  /** prctl(PR_SET_PDEATHSIG, sig) */
+  PDEATHSIG: 37,
+  /** mkdir -p of a path inside root (root, dest, mode) */
+  MKDIR_IN_ROOT: 38,
+  /** prctl(PR_SET_DUMPABLE, value) */
+  DUMPABLE: 39,
+  /** write a file that is allowed to be missing (path, content) */
+  WRITE_FILE_OPTIONAL: 40,
+} as const;
+export type StepName = keyof typeof Step;
+
+/** Argument names per step, in order; "..." marks a variadic tail. */
+export const STEP_ARGS: Record<StepName, readonly string[]> = {
+  JOIN_CGROUP: ["procsPath"],
+  SETNS: ["path", "nstype"],
+  WRITE_FILE: ["path", "content"],
+  OPEN_EXEC_FIFO: ["path"],
+  WRITE_CHILD_FILE: ["name", "content"],
+  RUN_CHILD_HELPER: ["argv..."],
+  UNSHARE: ["flags"],
+  SETSID: [],
+  MOUNT: ["source", "target", "fstype", "flags", "data"],
+  MOUNT_IN_ROOT: ["root", "source", "dest", "fstype", "flags", "data", "create"],
+  REMOUNT_IN_ROOT: ["root", "dest", "flags", "data"],
+  MKNOD_IN_ROOT: ["root", "dest", "mode", "major", "minor", "uid", "gid"],
+  SYMLINK_IN_ROOT: ["root", "target", "linkpath"],
+  PIVOT_ROOT: ["root"],
+  MOVE_ROOT: ["root"],
+  MASK_PATH: ["path"],
+  READONLY_PATH: ["path"],
+  SETHOSTNAME: ["name"],
+  SETDOMAINNAME: ["name"],
+  SYNC: ["name"],
+  RUN_HOOK: ["path", "timeoutMs", "argc", "argv+env..."],
+  RLIMIT: ["resource", "soft", "hard"],
+  UMASK: ["mask"],
+  CHDIR: ["path", "create"],
+  SESSION_KEYRING: ["name"],
+  SETGROUPS: ["gids..."],
+  SETGID: ["gid"],
+  SETUID: ["uid"],
+  CAPS: ["bounding", "effective", "permitted", "inheritable", "ambient"],
+  NO_NEW_PRIVS: [],
+  SECCOMP: ["flags", "bpf"],
+  CLOSE_FDS_FROM: ["from"],
+  LOOKUP_EXEC: ["arg0", "path"],
+  READY: [],
+  WAIT_EXEC_FIFO: [],
+  EXEC: ["argc", "argv+env..."],
+  PDEATHSIG: ["signal"],
+  MKDIR_IN_ROOT: ["root", "dest", "mode"],
+  DUMPABLE: ["value"],
+  WRITE_FILE_OPTIONAL: ["path", "content"],
+};
+
+/** What MOUNT_IN_ROOT creates at a missing destination. */
+export const Create = { NONE: 0, DIR: 1, FILE: 2 } as const;
+
+/** Argument kinds on the wire. */
+export const ArgKind = { INT: 0, BYTES: 1 } as const;
+
+/** Messages from the launcher to the runtime (and the runtime's replies). */
+export const Msg = {
+  /** payload: "section index errno message" */
+  ERROR: 1,
+  /** payload: decimal pid of the container init (host view) */
+  PID: 2,
+  /** payload: sync point name; the runtime answers SYNC_REPLY */
+  SYNC: 3,
+  SYNC_REPLY: 4,
+  /** container init is set up and waits for ACK before waiting on the exec fifo */
+  READY: 5,
+  ACK: 6,
+  /** payload: decimal wait status of the container init (foreground runs) */
+  EXIT: 7,
+  /** the runtime failed: abort and kill everything */
+  ABORT: 8,
+} as const;
+export type MsgName = keyof typeof Msg;
