@@ -40,7 +40,7 @@
 #define STEP_SETGROUPS 26 /* gids... */
 #define STEP_SETGID 27 /* gid */
 #define STEP_SETUID 28 /* uid */
-#define STEP_CAPS 29 /* bounding, effective, permitted, inheritable, ambient */
+#define STEP_CAPS 29 /* effective, permitted, inheritable, ambient */
 #define STEP_NO_NEW_PRIVS 30 /* no arguments */
 #define STEP_SECCOMP 31 /* flags, bpf */
 #define STEP_CLOSE_FDS_FROM 32 /* from */
@@ -52,7 +52,8 @@
 #define STEP_MKDIR_IN_ROOT 38 /* root, dest, mode */
 #define STEP_DUMPABLE 39 /* value */
 #define STEP_WRITE_FILE_OPTIONAL 40 /* path, content */
-#define STEP_MAX 40
+#define STEP_CAPS_BOUNDING 41 /* mask */
+#define STEP_MAX 41
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -95,6 +96,7 @@ static const char *const step_names[] = {
   [38] = "MKDIR_IN_ROOT",
   [39] = "DUMPABLE",
   [40] = "WRITE_FILE_OPTIONAL",
+  [41] = "CAPS_BOUNDING",
 };
 
 #define ARG_INT 0

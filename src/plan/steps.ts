@@ -80,7 +80,7 @@ export const Step = {
   SETGID: 27,
   /** setresuid(uid) keeping capabilities for CAPS (uid) */
   SETUID: 28,
-  /** capability sets as bit masks (bounding, effective, permitted, inheritable, ambient) */
+  /** capability sets as bit masks, applied after SETUID (effective, permitted, inheritable, ambient) */
   CAPS: 29,
   /** prctl(PR_SET_NO_NEW_PRIVS) */
   NO_NEW_PRIVS: 30,
@@ -104,6 +104,8 @@ export const Step = {
   DUMPABLE: 39,
   /** write a file that is allowed to be missing (path, content) */
   WRITE_FILE_OPTIONAL: 40,
+  /** drop every capability not in the bounding mask (needs CAP_SETPCAP: before SETUID) (mask) */
+  CAPS_BOUNDING: 41,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -137,7 +139,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   SETGROUPS: ["gids..."],
   SETGID: ["gid"],
   SETUID: ["uid"],
-  CAPS: ["bounding", "effective", "permitted", "inheritable", "ambient"],
+  CAPS: ["effective", "permitted", "inheritable", "ambient"],
   NO_NEW_PRIVS: [],
   SECCOMP: ["flags", "bpf"],
   CLOSE_FDS_FROM: ["from"],
@@ -149,6 +151,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   MKDIR_IN_ROOT: ["root", "dest", "mode"],
   DUMPABLE: ["value"],
   WRITE_FILE_OPTIONAL: ["path", "content"],
+  CAPS_BOUNDING: ["mask"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

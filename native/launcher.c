@@ -1,0 +1,1105 @@
+/*
+ * isola-launcher: executes a launch plan compiled by the TypeScript runtime.
+ *
+ * It makes no decisions: the plan says what to do and in which order. This
+ * program exists because unsharing a user or mount namespace, and setns into a
+ * user namespace, need a single-threaded process, which a JavaScript runtime
+ * never is (runc splits the same way with nsexec.c).
+ *
+ * Process skeleton (fixed):
+ *   stage 0  the launcher, a child of the runtime. Runs section PRE, clones
+ *            stage 1 (with the plan's clone flags, e.g. CLONE_NEWUSER), runs
+ *            section PARENT against the child (id maps), then relays messages
+ *            between the runtime (sync fd) and its children (chan).
+ *   stage 1  runs section STAGE1 (setns, unshare, time offsets), forks stage 2,
+ *            reports its pid and exits.
+ *   stage 2  the container init: runs section INIT, ending in EXEC.
+ *
+ * Usage: isola-launcher SYNC_FD [fg]
+ *   fg: stay alive as subreaper, forward signals, report the init's exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/keyctl.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "plan_steps.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+/* ---------- plan representation ---------- */
+
+struct arg {
+	int kind;
+	int64_t num;
+	char *bytes; /* NUL-terminated copy */
+	uint32_t len;
+};
+
+struct step {
+	uint32_t tag;
+	uint32_t nargs;
+	struct arg *args;
+};
+
+struct section {
+	uint32_t nsteps;
+	struct step *steps;
+};
+
+static struct section sections[SECTION_COUNT];
+static uint64_t clone_flags;
+
+/* ---------- process-wide state ---------- */
+
+static int sync_fd = -1;     /* to the runtime (stage 0 only) */
+static int chan_fd = -1;     /* stage 0 <-> stage 1/2 */
+static int fifo_fd = -1;     /* exec fifo, O_PATH */
+static pid_t child_pid = -1; /* stage 0: stage 1's pid; then the init's */
+static pid_t init_pid = -1;
+static char *hook_state;     /* last SYNC reply: the state JSON for hooks */
+static uint32_t hook_state_len;
+static char exec_path[PATH_MAX];
+static int cur_section = -1;
+static int cur_index = -1;
+
+/* ---------- messages ---------- */
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EPIPE;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_msg(int fd, uint32_t type, const void *payload, uint32_t len)
+{
+	uint32_t hdr[2] = { type, len };
+	if (write_all(fd, hdr, sizeof hdr) < 0)
+		return -1;
+	return len ? write_all(fd, payload, len) : 0;
+}
+
+/* Receives one message; *payload is malloc'd and NUL-terminated. */
+static int recv_msg(int fd, uint32_t *type, char **payload, uint32_t *len)
+{
+	uint32_t hdr[2];
+	if (read_all(fd, hdr, sizeof hdr) < 0)
+		return -1;
+	char *buf = malloc((size_t)hdr[1] + 1);
+	if (!buf)
+		return -1;
+	if (hdr[1] && read_all(fd, buf, hdr[1]) < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[hdr[1]] = 0;
+	*type = hdr[0];
+	*payload = buf;
+	if (len)
+		*len = hdr[1];
+	return 0;
+}
+
+/* Reports a failing step and exits. Works in every stage: stage 0 writes to
+ * the runtime directly, stages 1 and 2 to stage 0, which relays. */
+static void __attribute__((noreturn, format(printf, 2, 3))) fail(int err, const char *fmt, ...)
+{
+	char msg[1024], out[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	int n = snprintf(out, sizeof out, "%d %d %d %s", cur_section, cur_index, err, msg);
+	int fd = chan_fd >= 0 && sync_fd < 0 ? chan_fd : sync_fd;
+	if (fd < 0 || send_msg(fd, MSG_ERROR, out, (uint32_t)(n < 0 ? 0 : n)) < 0)
+		dprintf(2, "isola-launcher: %s: %s\n", msg, strerror(err));
+	_exit(1);
+}
+
+/* ---------- plan decoding ---------- */
+
+static const char *plan_buf;
+static size_t plan_len, plan_off;
+
+static void take(void *dst, size_t n)
+{
+	if (plan_off + n > plan_len)
+		fail(EINVAL, "launch plan is truncated at byte %zu", plan_off);
+	memcpy(dst, plan_buf + plan_off, n);
+	plan_off += n;
+}
+
+static void decode_plan(void)
+{
+	uint32_t magic, version, count;
+	take(&magic, 4);
+	take(&version, 4);
+	if (magic != PLAN_MAGIC || version != PLAN_VERSION)
+		fail(EINVAL, "launch plan has magic %#x version %u, expected %#x version %u", magic, version, PLAN_MAGIC, PLAN_VERSION);
+	take(&clone_flags, 8);
+	take(&count, 4);
+	if (count != SECTION_COUNT)
+		fail(EINVAL, "launch plan has %u sections, expected %d", count, SECTION_COUNT);
+	for (uint32_t s = 0; s < count; s++) {
+		struct section *sec = &sections[s];
+		take(&sec->nsteps, 4);
+		sec->steps = calloc(sec->nsteps ? sec->nsteps : 1, sizeof *sec->steps);
+		for (uint32_t i = 0; i < sec->nsteps; i++) {
+			struct step *st = &sec->steps[i];
+			take(&st->tag, 4);
+			take(&st->nargs, 4);
+			if (st->tag == 0 || st->tag > STEP_MAX)
+				fail(EINVAL, "launch plan step %u of section %u has unknown tag %u", i, s, st->tag);
+			st->args = calloc(st->nargs ? st->nargs : 1, sizeof *st->args);
+			for (uint32_t a = 0; a < st->nargs; a++) {
+				uint8_t kind;
+				take(&kind, 1);
+				st->args[a].kind = kind;
+				if (kind == ARG_INT) {
+					take(&st->args[a].num, 8);
+				} else if (kind == ARG_BYTES) {
+					uint32_t len;
+					take(&len, 4);
+					if (plan_off + len > plan_len)
+						fail(EINVAL, "launch plan is truncated in step %u", i);
+					char *b = malloc((size_t)len + 1);
+					memcpy(b, plan_buf + plan_off, len);
+					b[len] = 0;
+					plan_off += len;
+					st->args[a].bytes = b;
+					st->args[a].len = len;
+				} else {
+					fail(EINVAL, "launch plan step %u has argument kind %u", i, kind);
+				}
+			}
+		}
+	}
+}
+
+static const char *S(const struct step *st, uint32_t i)
+{
+	if (i >= st->nargs || st->args[i].kind != ARG_BYTES)
+		fail(EINVAL, "step %s: argument %u must be bytes", step_names[st->tag], i);
+	return st->args[i].bytes;
+}
+
+static int64_t N(const struct step *st, uint32_t i)
+{
+	if (i >= st->nargs || st->args[i].kind != ARG_INT)
+		fail(EINVAL, "step %s: argument %u must be an integer", step_names[st->tag], i);
+	return st->args[i].num;
+}
+
+/* ---------- helpers for steps ---------- */
+
+static void write_file(const char *path, const char *content, size_t len, int optional)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (optional && errno == ENOENT)
+			return;
+		fail(errno, "open %s", path);
+	}
+	if (write(fd, content, len) != (ssize_t)len) {
+		int e = errno;
+		close(fd);
+		fail(e, "write %s", path);
+	}
+	close(fd);
+}
+
+static int open_in_root_flags(int rootfd, const char *path, uint64_t flags)
+{
+	struct open_how how = {
+		.flags = flags | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	while (*path == '/')
+		path++;
+	if (!*path)
+		path = ".";
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+static int open_root(const char *root)
+{
+	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail(errno, "open root %s", root);
+	return fd;
+}
+
+/* Resolves dest inside root without leaving it, creating missing components
+ * (directories, and the last one as `create` says). Returns an O_PATH fd. */
+static int resolve_in_root(const char *root, const char *dest, int create)
+{
+	int rootfd = open_root(root);
+	int fd = open_in_root_flags(rootfd, dest, O_PATH);
+	if (fd >= 0 || errno != ENOENT || create == CREATE_NONE) {
+		int e = errno;
+		close(rootfd);
+		if (fd < 0)
+			fail(e, "resolve %s in %s", dest, root);
+		return fd;
+	}
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", dest);
+	size_t len = strlen(buf);
+	char *p = buf;
+	while (*p == '/')
+		p++;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		int last = slash == NULL;
+		if (slash)
+			*slash = 0;
+		/* buf now ends at the current component */
+		if (*p) {
+			fd = open_in_root_flags(rootfd, buf, O_PATH);
+			if (fd < 0 && errno == ENOENT) {
+				char *base = strrchr(buf, '/');
+				int parent;
+				const char *name;
+				if (base && base != buf) {
+					*base = 0;
+					parent = open_in_root_flags(rootfd, buf, O_PATH | O_DIRECTORY);
+					*base = '/';
+					name = base + 1;
+				} else {
+					parent = open_in_root_flags(rootfd, "/", O_PATH | O_DIRECTORY);
+					name = base ? base + 1 : buf;
+				}
+				if (parent < 0)
+					fail(errno, "resolve parent of %s in %s", buf, root);
+				if (last && create == CREATE_FILE) {
+					int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					if (f < 0 && errno != EEXIST)
+						fail(errno, "create file %s in %s", buf, root);
+					if (f >= 0)
+						close(f);
+				} else if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
+					fail(errno, "mkdir %s in %s", buf, root);
+				}
+				close(parent);
+				fd = open_in_root_flags(rootfd, buf, O_PATH);
+			}
+			if (fd < 0)
+				fail(errno, "resolve %s in %s", buf, root);
+			if (!last)
+				close(fd);
+		}
+		if (last)
+			break;
+		*slash = '/';
+		p = slash + 1;
+		if ((size_t)(p - buf) >= len)
+			break;
+	}
+	close(rootfd);
+	return fd;
+}
+
+static void fd_path(int fd, char *out, size_t n)
+{
+	snprintf(out, n, "/proc/self/fd/%d", fd);
+}
+
+/* A bind remount inside a user namespace must keep the locked flags of the
+ * source mount; retry with them added, as runc does. */
+static int remount_keep_locked(const char *target, unsigned long flags, const char *data)
+{
+	if (mount(NULL, target, NULL, flags, data) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	struct statvfs sv;
+	if (statvfs(target, &sv) < 0)
+		return -1;
+	unsigned long locked = 0;
+	if (sv.f_flag & ST_NOSUID)
+		locked |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		locked |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		locked |= MS_NOEXEC;
+	if (sv.f_flag & ST_RDONLY)
+		locked |= MS_RDONLY;
+	return mount(NULL, target, NULL, flags | locked, data);
+}
+
+/* Starts path with a pipe on its stdin; *infd is the pipe's write end. */
+static pid_t spawn_with_stdin(const char *path, char *const argv[], char *const envp[], int *infd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[0], 0);
+		execve(path, argv, envp);
+		dprintf(2, "isola-launcher: exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(p[0]);
+	*infd = p[1];
+	return pid;
+}
+
+/* Waits for pid at most timeout_ms (0: forever); returns the wait status or -1 on timeout. */
+static int wait_timeout(pid_t pid, int64_t timeout_ms)
+{
+	int status;
+	int64_t waited = 0;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, timeout_ms > 0 ? WNOHANG : 0);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -2;
+		if (r == 0) {
+			if (waited >= timeout_ms) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				return -1;
+			}
+			usleep(2000);
+			waited += 2;
+		}
+	}
+}
+
+static void run_hook(const struct step *st)
+{
+	const char *path = S(st, 0);
+	int64_t timeout = N(st, 1);
+	int64_t argc = N(st, 2);
+	uint32_t first = 3;
+	if (argc < 0 || first + (uint32_t)argc > st->nargs)
+		fail(EINVAL, "hook %s: bad argument count", path);
+	char **argv = calloc((size_t)argc + 1, sizeof *argv);
+	char **envp = calloc(st->nargs - first - (uint32_t)argc + 1, sizeof *envp);
+	for (int64_t i = 0; i < argc; i++)
+		argv[i] = st->args[first + i].bytes;
+	for (uint32_t i = first + (uint32_t)argc, j = 0; i < st->nargs; i++, j++)
+		envp[j] = st->args[i].bytes;
+	int infd;
+	pid_t pid = spawn_with_stdin(path, argv, envp, &infd);
+	if (pid < 0)
+		fail(errno, "start hook %s", path);
+	signal(SIGPIPE, SIG_IGN);
+	if (hook_state)
+		write_all(infd, hook_state, hook_state_len);
+	close(infd);
+	int status = wait_timeout(pid, timeout);
+	if (status == -1)
+		fail(ETIMEDOUT, "hook %s timed out after %lld ms", path, (long long)timeout);
+	if (status < 0)
+		fail(errno, "wait for hook %s", path);
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		fail(0, "hook %s exited with status %d", path, WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		fail(0, "hook %s was killed by signal %d", path, WTERMSIG(status));
+	free(argv);
+	free(envp);
+}
+
+static void lookup_exec(const char *arg0, const char *pathenv)
+{
+	struct stat sb;
+	if (strchr(arg0, '/')) {
+		if (stat(arg0, &sb) < 0)
+			fail(errno, "exec: \"%s\": stat", arg0);
+		if (!S_ISREG(sb.st_mode))
+			fail(EACCES, "exec: \"%s\": not a regular file", arg0);
+		if (access(arg0, X_OK) < 0)
+			fail(errno, "exec: \"%s\": permission denied", arg0);
+		snprintf(exec_path, sizeof exec_path, "%s", arg0);
+		return;
+	}
+	const char *p = pathenv;
+	while (p) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		char cand[PATH_MAX];
+		if (n == 0)
+			snprintf(cand, sizeof cand, "./%s", arg0);
+		else
+			snprintf(cand, sizeof cand, "%.*s/%s", (int)n, p, arg0);
+		if (stat(cand, &sb) == 0 && S_ISREG(sb.st_mode) && access(cand, X_OK) == 0) {
+			snprintf(exec_path, sizeof exec_path, "%s", cand);
+			return;
+		}
+		p = colon ? colon + 1 : NULL;
+	}
+	fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", arg0);
+}
+
+static int cap_last(void)
+{
+	static int last = -1;
+	if (last >= 0)
+		return last;
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	char buf[16] = { 0 };
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof buf - 1) > 0)
+			last = atoi(buf);
+		close(fd);
+	}
+	if (last <= 0)
+		last = CAP_LAST_CAP;
+	return last;
+}
+
+static void apply_caps(const struct step *st)
+{
+	uint64_t eff = (uint64_t)N(st, 0), perm = (uint64_t)N(st, 1), inh = (uint64_t)N(st, 2), amb = (uint64_t)N(st, 3);
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {
+		{ (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
+		{ (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) },
+	};
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(errno, "capset");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(errno, "clear ambient capabilities");
+	for (int c = 0; c <= cap_last(); c++)
+		if ((amb >> c) & 1)
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+				fail(errno, "raise ambient capability %d", c);
+}
+
+static void wait_exec_fifo(void)
+{
+	char path[64];
+	fd_path(fifo_fd, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(errno, "open exec fifo");
+	if (write(fd, "0", 1) != 1)
+		fail(errno, "write exec fifo");
+	close(fd);
+	close(fifo_fd);
+	fifo_fd = -1;
+}
+
+static void sync_with_runtime(uint32_t type, const char *name)
+{
+	if (send_msg(chan_fd, type, name, (uint32_t)strlen(name)) < 0)
+		fail(errno, "send %s to the runtime", name);
+	uint32_t rtype;
+	char *payload;
+	uint32_t len;
+	if (recv_msg(chan_fd, &rtype, &payload, &len) < 0)
+		_exit(1); /* the runtime went away: nothing to report to */
+	if (rtype == MSG_ABORT)
+		_exit(1);
+	if (type == MSG_SYNC) {
+		free(hook_state);
+		hook_state = payload;
+		hook_state_len = len;
+	} else {
+		free(payload);
+	}
+}
+
+static void pivot_root_to(const char *root)
+{
+	int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	int newroot = open(root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (oldroot < 0 || newroot < 0)
+		fail(errno, "open / or %s", root);
+	if (fchdir(newroot) < 0)
+		fail(errno, "chdir %s", root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(errno, "pivot_root %s", root);
+	/* The old root is now stacked under "/": make it a slave so the
+	 * unmount does not propagate to the host, then detach it. */
+	if (fchdir(oldroot) < 0)
+		fail(errno, "chdir old root");
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		fail(errno, "make old root rslave");
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(errno, "detach old root");
+	if (chdir("/") < 0)
+		fail(errno, "chdir /");
+	close(oldroot);
+	close(newroot);
+}
+
+static void move_root_to(const char *root)
+{
+	if (chdir(root) < 0)
+		fail(errno, "chdir %s", root);
+	if (mount(root, "/", NULL, MS_MOVE, NULL) < 0)
+		fail(errno, "move %s to /", root);
+	if (chroot(".") < 0)
+		fail(errno, "chroot %s", root);
+	if (chdir("/") < 0)
+		fail(errno, "chdir /");
+}
+
+static void mask_path(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail(errno, "stat masked path %s", path);
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") < 0)
+			fail(errno, "mask directory %s", path);
+	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+		fail(errno, "mask %s", path);
+	}
+}
+
+static void readonly_path(const char *path)
+{
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail(errno, "bind %s for read-only", path);
+	}
+	if (remount_keep_locked(path, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		fail(errno, "remount %s read-only", path);
+}
+
+static void session_keyring(const char *name)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
+	if (id < 0) {
+		if (errno == ENOSYS || errno == EPERM || errno == EACCES)
+			return; /* keyrings unavailable: as runc, not an error */
+		fail(errno, "join session keyring");
+	}
+	/* possessor all, user view|read|write|search|link|setattr */
+	syscall(SYS_keyctl, KEYCTL_SETPERM, id, 0x3f1f0000);
+}
+
+static void do_exec(const struct step *st)
+{
+	int64_t argc = N(st, 0);
+	if (argc < 1 || 1 + (uint32_t)argc > st->nargs)
+		fail(EINVAL, "exec: bad argument count");
+	char **argv = calloc((size_t)argc + 1, sizeof *argv);
+	char **envp = calloc(st->nargs - 1 - (uint32_t)argc + 1, sizeof *envp);
+	for (int64_t i = 0; i < argc; i++)
+		argv[i] = st->args[1 + i].bytes;
+	for (uint32_t i = 1 + (uint32_t)argc, j = 0; i < st->nargs; i++, j++)
+		envp[j] = st->args[i].bytes;
+	if (!exec_path[0])
+		snprintf(exec_path, sizeof exec_path, "%s", argv[0]);
+	execve(exec_path, argv, envp);
+	fail(errno, "exec %s", exec_path);
+}
+
+/* ---------- the step interpreter ---------- */
+
+static void run_step(const struct step *st)
+{
+	char target[64];
+	switch (st->tag) {
+	case STEP_JOIN_CGROUP: {
+		char pid[24];
+		int n = snprintf(pid, sizeof pid, "%d", getpid());
+		write_file(S(st, 0), pid, (size_t)n, 0);
+		break;
+	}
+	case STEP_SETNS: {
+		int fd = open(S(st, 0), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail(errno, "open namespace %s", S(st, 0));
+		if (setns(fd, (int)N(st, 1)) < 0)
+			fail(errno, "setns %s", S(st, 0));
+		close(fd);
+		break;
+	}
+	case STEP_WRITE_FILE:
+		write_file(S(st, 0), S(st, 1), st->args[1].len, 0);
+		break;
+	case STEP_WRITE_FILE_OPTIONAL:
+		write_file(S(st, 0), S(st, 1), st->args[1].len, 1);
+		break;
+	case STEP_OPEN_EXEC_FIFO:
+		fifo_fd = open(S(st, 0), O_PATH | O_CLOEXEC);
+		if (fifo_fd < 0)
+			fail(errno, "open exec fifo %s", S(st, 0));
+		break;
+	case STEP_WRITE_CHILD_FILE: {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/%s", child_pid, S(st, 0));
+		write_file(path, S(st, 1), st->args[1].len, 0);
+		break;
+	}
+	case STEP_RUN_CHILD_HELPER: {
+		char **argv = calloc(st->nargs + 1, sizeof *argv);
+		char pid[24];
+		snprintf(pid, sizeof pid, "%d", child_pid);
+		for (uint32_t i = 0; i < st->nargs; i++)
+			argv[i] = strcmp(S(st, i), "{pid}") == 0 ? pid : st->args[i].bytes;
+		pid_t h = fork();
+		if (h < 0)
+			fail(errno, "fork %s", argv[0]);
+		if (h == 0) {
+			execvp(argv[0], argv);
+			dprintf(2, "isola-launcher: exec %s: %s\n", argv[0], strerror(errno));
+			_exit(127);
+		}
+		int status = wait_timeout(h, 0);
+		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail(0, "%s failed (status %d)", argv[0], status);
+		free(argv);
+		break;
+	}
+	case STEP_UNSHARE:
+		if (unshare((int)N(st, 0)) < 0)
+			fail(errno, "unshare %#llx", (unsigned long long)N(st, 0));
+		break;
+	case STEP_SETSID:
+		if (setsid() < 0)
+			fail(errno, "setsid");
+		break;
+	case STEP_MOUNT: {
+		const char *src = S(st, 0), *fstype = S(st, 2), *data = S(st, 4);
+		if (mount(*src ? src : NULL, S(st, 1), *fstype ? fstype : NULL, (unsigned long)N(st, 3), *data ? data : NULL) < 0)
+			fail(errno, "mount %s on %s", *src ? src : fstype, S(st, 1));
+		break;
+	}
+	case STEP_MOUNT_IN_ROOT: {
+		const char *src = S(st, 1), *fstype = S(st, 3), *data = S(st, 5);
+		int fd = resolve_in_root(S(st, 0), S(st, 2), (int)N(st, 6));
+		fd_path(fd, target, sizeof target);
+		if (mount(*src ? src : NULL, target, *fstype ? fstype : NULL, (unsigned long)N(st, 4), *data ? data : NULL) < 0)
+			fail(errno, "mount %s on %s", *src ? src : fstype, S(st, 2));
+		close(fd);
+		break;
+	}
+	case STEP_REMOUNT_IN_ROOT: {
+		/* reopen after the mount so the fd refers to the new mount's root */
+		int fd = resolve_in_root(S(st, 0), S(st, 1), CREATE_NONE);
+		const char *data = S(st, 3);
+		unsigned long flags = (unsigned long)N(st, 2);
+		fd_path(fd, target, sizeof target);
+		int r = (flags & MS_REMOUNT) ? remount_keep_locked(target, flags, *data ? data : NULL)
+					      : mount(NULL, target, NULL, flags, *data ? data : NULL);
+		if (r < 0)
+			fail(errno, "remount %s", S(st, 1));
+		close(fd);
+		break;
+	}
+	case STEP_MKNOD_IN_ROOT: {
+		const char *dest = S(st, 1);
+		const char *slash = strrchr(dest, '/');
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - dest) : 0, dest);
+		int dirfd = resolve_in_root(S(st, 0), parent[0] ? parent : "/", CREATE_DIR);
+		const char *name = slash ? slash + 1 : dest;
+		mode_t mode = (mode_t)N(st, 2);
+		dev_t dev = makedev((unsigned)N(st, 3), (unsigned)N(st, 4));
+		unlinkat(dirfd, name, 0);
+		if (mknodat(dirfd, name, mode, dev) < 0)
+			fail(errno, "mknod %s", dest);
+		if (fchownat(dirfd, name, (uid_t)N(st, 5), (gid_t)N(st, 6), AT_SYMLINK_NOFOLLOW) < 0)
+			fail(errno, "chown %s", dest);
+		/* mknod applies the umask; the spec's mode is exact */
+		if (fchmodat(dirfd, name, mode & 07777, 0) < 0)
+			fail(errno, "chmod %s", dest);
+		close(dirfd);
+		break;
+	}
+	case STEP_SYMLINK_IN_ROOT: {
+		const char *link = S(st, 2);
+		const char *slash = strrchr(link, '/');
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - link) : 0, link);
+		int dirfd = resolve_in_root(S(st, 0), parent[0] ? parent : "/", CREATE_DIR);
+		if (symlinkat(S(st, 1), dirfd, slash ? slash + 1 : link) < 0 && errno != EEXIST)
+			fail(errno, "symlink %s -> %s", link, S(st, 1));
+		close(dirfd);
+		break;
+	}
+	case STEP_MKDIR_IN_ROOT:
+		close(resolve_in_root(S(st, 0), S(st, 1), CREATE_DIR));
+		break;
+	case STEP_PIVOT_ROOT:
+		pivot_root_to(S(st, 0));
+		break;
+	case STEP_MOVE_ROOT:
+		move_root_to(S(st, 0));
+		break;
+	case STEP_MASK_PATH:
+		mask_path(S(st, 0));
+		break;
+	case STEP_READONLY_PATH:
+		readonly_path(S(st, 0));
+		break;
+	case STEP_SETHOSTNAME:
+		if (sethostname(S(st, 0), st->args[0].len) < 0)
+			fail(errno, "sethostname %s", S(st, 0));
+		break;
+	case STEP_SETDOMAINNAME:
+		if (setdomainname(S(st, 0), st->args[0].len) < 0)
+			fail(errno, "setdomainname %s", S(st, 0));
+		break;
+	case STEP_SYNC:
+		sync_with_runtime(MSG_SYNC, S(st, 0));
+		break;
+	case STEP_RUN_HOOK:
+		run_hook(st);
+		break;
+	case STEP_RLIMIT: {
+		struct rlimit rl = { (rlim_t)N(st, 1), (rlim_t)N(st, 2) };
+		if (setrlimit((int)N(st, 0), &rl) < 0)
+			fail(errno, "setrlimit %lld", (long long)N(st, 0));
+		break;
+	}
+	case STEP_UMASK:
+		umask((mode_t)N(st, 0));
+		break;
+	case STEP_CHDIR:
+		if (N(st, 1)) {
+			int fd = resolve_in_root("/", S(st, 0), CREATE_DIR);
+			close(fd);
+		}
+		if (chdir(S(st, 0)) < 0)
+			fail(errno, "chdir %s", S(st, 0));
+		break;
+	case STEP_SESSION_KEYRING:
+		session_keyring(S(st, 0));
+		break;
+	case STEP_SETGROUPS: {
+		gid_t *gids = calloc(st->nargs ? st->nargs : 1, sizeof *gids);
+		for (uint32_t i = 0; i < st->nargs; i++)
+			gids[i] = (gid_t)N(st, i);
+		if (setgroups(st->nargs, gids) < 0)
+			fail(errno, "setgroups");
+		free(gids);
+		break;
+	}
+	case STEP_SETGID:
+		if (setresgid((gid_t)N(st, 0), (gid_t)N(st, 0), (gid_t)N(st, 0)) < 0)
+			fail(errno, "setgid %lld", (long long)N(st, 0));
+		break;
+	case STEP_SETUID:
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			fail(errno, "keep capabilities");
+		if (setresuid((uid_t)N(st, 0), (uid_t)N(st, 0), (uid_t)N(st, 0)) < 0)
+			fail(errno, "setuid %lld", (long long)N(st, 0));
+		break;
+	case STEP_CAPS_BOUNDING: {
+		uint64_t keep = (uint64_t)N(st, 0);
+		for (int c = 0; c <= cap_last(); c++)
+			if (!((keep >> c) & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+				fail(errno, "drop capability %d from the bounding set", c);
+		break;
+	}
+	case STEP_CAPS:
+		apply_caps(st);
+		break;
+	case STEP_NO_NEW_PRIVS:
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			fail(errno, "no_new_privs");
+		break;
+	case STEP_SECCOMP: {
+		struct sock_fprog prog = {
+			.len = (unsigned short)(st->args[1].len / sizeof(struct sock_filter)),
+			.filter = (struct sock_filter *)(void *)S(st, 1),
+		};
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)N(st, 0), &prog) < 0)
+			fail(errno, "install seccomp filter");
+		break;
+	}
+	case STEP_CLOSE_FDS_FROM:
+		if (syscall(SYS_close_range, (unsigned)N(st, 0), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+			fail(errno, "mark fds close-on-exec");
+		break;
+	case STEP_LOOKUP_EXEC:
+		lookup_exec(S(st, 0), S(st, 1));
+		break;
+	case STEP_READY:
+		sync_with_runtime(MSG_READY, "");
+		close(chan_fd);
+		chan_fd = -1;
+		break;
+	case STEP_WAIT_EXEC_FIFO:
+		wait_exec_fifo();
+		break;
+	case STEP_EXEC:
+		do_exec(st);
+		break;
+	case STEP_PDEATHSIG:
+		if (prctl(PR_SET_PDEATHSIG, (int)N(st, 0), 0, 0, 0) < 0)
+			fail(errno, "pdeathsig");
+		break;
+	case STEP_DUMPABLE:
+		if (prctl(PR_SET_DUMPABLE, (int)N(st, 0), 0, 0, 0) < 0)
+			fail(errno, "set dumpable");
+		break;
+	default:
+		fail(EINVAL, "unknown step %u", st->tag);
+	}
+}
+
+static void run_section(int s)
+{
+	cur_section = s;
+	for (uint32_t i = 0; i < sections[s].nsteps; i++) {
+		cur_index = (int)i;
+		run_step(&sections[s].steps[i]);
+	}
+	cur_index = -1;
+}
+
+/* ---------- stage 0: relay and (foreground) wait ---------- */
+
+static volatile sig_atomic_t forward_to;
+
+static void forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void kill_children(void)
+{
+	if (init_pid > 0)
+		kill(init_pid, SIGKILL);
+	if (child_pid > 0)
+		kill(child_pid, SIGKILL);
+}
+
+/* Reads one runtime message; returns its type (MSG_ABORT on EOF). */
+static uint32_t runtime_reply(char **payload, uint32_t *len)
+{
+	uint32_t type;
+	if (recv_msg(sync_fd, &type, payload, len) < 0) {
+		*payload = NULL;
+		*len = 0;
+		return MSG_ABORT;
+	}
+	return type;
+}
+
+static int relay(int foreground)
+{
+	for (;;) {
+		uint32_t type, len;
+		char *payload;
+		if (recv_msg(chan_fd, &type, &payload, &len) < 0) {
+			/* every child end closed before READY: stage 1 or 2 died */
+			int status = 0;
+			pid_t who = init_pid > 0 ? init_pid : child_pid;
+			if (who > 0)
+				waitpid(who, &status, WNOHANG);
+			cur_section = SECTION_INIT;
+			cur_index = -1;
+			if (WIFSIGNALED(status))
+				fail(0, "container init was killed by signal %d during set-up", WTERMSIG(status));
+			fail(0, "container init exited during set-up");
+		}
+		switch (type) {
+		case MSG_PID:
+			init_pid = atoi(payload);
+			waitpid(child_pid, NULL, 0); /* stage 1 exits after reporting */
+			child_pid = -1;
+			send_msg(sync_fd, MSG_PID, payload, len);
+			break;
+		case MSG_ERROR:
+			send_msg(sync_fd, MSG_ERROR, payload, len);
+			kill_children();
+			_exit(1);
+		case MSG_SYNC:
+		case MSG_READY: {
+			if (send_msg(sync_fd, type, payload, len) < 0) {
+				kill_children();
+				_exit(1);
+			}
+			char *reply;
+			uint32_t rlen;
+			uint32_t rtype = runtime_reply(&reply, &rlen);
+			if (rtype == MSG_ABORT) {
+				kill_children();
+				_exit(1);
+			}
+			send_msg(chan_fd, rtype, reply, rlen);
+			free(reply);
+			if (type == MSG_READY) {
+				free(payload);
+				if (!foreground)
+					return 0;
+				/* foreground: wait for the init, forwarding signals to it */
+				forward_to = init_pid;
+				int status;
+				for (;;) {
+					pid_t r = waitpid(-1, &status, 0);
+					if (r == init_pid)
+						break;
+					if (r < 0 && errno == ECHILD)
+						return 1;
+				}
+				char buf[24];
+				int n = snprintf(buf, sizeof buf, "%d", status);
+				send_msg(sync_fd, MSG_EXIT, buf, (uint32_t)n);
+				if (WIFEXITED(status))
+					return WEXITSTATUS(status);
+				return 128 + WTERMSIG(status);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+		free(payload);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: isola-launcher SYNC_FD [fg]\n(run by isola-runtime, not by hand)\n");
+		return 2;
+	}
+	sync_fd = atoi(argv[1]);
+	int foreground = argc > 2 && strcmp(argv[2], "fg") == 0;
+
+	uint32_t total;
+	if (read_all(sync_fd, &total, 4) < 0)
+		fail(errno, "read launch plan length");
+	char *buf = malloc(total ? total : 1);
+	if (!buf || read_all(sync_fd, buf, total) < 0)
+		fail(errno, "read launch plan");
+	plan_buf = buf;
+	plan_len = total;
+	decode_plan();
+
+	if (foreground) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+			fail(errno, "become subreaper");
+		struct sigaction sa = { 0 };
+		sa.sa_handler = forward_signal;
+		sa.sa_flags = SA_RESTART;
+		for (int s = 1; s < NSIG; s++)
+			if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGPIPE && s < SIGRTMIN)
+				sigaction(s, &sa, NULL);
+	}
+
+	run_section(SECTION_PRE);
+
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		fail(errno, "socketpair");
+	cur_section = SECTION_PRE;
+	cur_index = -1;
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		fail(errno, "clone stage 1 with flags %#llx", (unsigned long long)clone_flags);
+	if (pid == 0) {
+		/* stage 1 */
+		close(sp[0]);
+		close(sync_fd);
+		sync_fd = -1;
+		chan_fd = sp[1];
+		if (foreground) {
+			struct sigaction sa = { 0 };
+			sa.sa_handler = SIG_DFL;
+			for (int s = 1; s < NSIG; s++)
+				if (s != SIGKILL && s != SIGSTOP)
+					sigaction(s, &sa, NULL);
+		}
+		uint32_t type;
+		char *payload;
+		if (recv_msg(chan_fd, &type, &payload, NULL) < 0 || type != MSG_ACK)
+			_exit(1);
+		free(payload);
+		run_section(SECTION_STAGE1);
+		pid_t init = fork();
+		if (init < 0)
+			fail(errno, "fork container init");
+		if (init == 0) {
+			run_section(SECTION_INIT);
+			cur_section = SECTION_INIT;
+			fail(EINVAL, "launch plan ended without EXEC");
+		}
+		char num[24];
+		int n = snprintf(num, sizeof num, "%d", init);
+		send_msg(chan_fd, MSG_PID, num, (uint32_t)n);
+		_exit(0);
+	}
+	/* stage 0 */
+	child_pid = pid;
+	close(sp[1]);
+	chan_fd = sp[0];
+	run_section(SECTION_PARENT);
+	if (send_msg(chan_fd, MSG_ACK, NULL, 0) < 0)
+		fail(errno, "start stage 1");
+	/* Messages from stage 1 and 2 arrive on chan; errors from them are relayed. */
+	return relay(foreground);
+}
