@@ -16,7 +16,7 @@
  *   stage 2  the container init: runs section INIT, ending in EXEC.
  *
  * Usage: isola-launcher SYNC_FD [fg]
- *   fg: stay alive as subreaper, forward signals, report the init's exit status.
+ *   fg: stay alive as subreaper and report the init's exit status.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -688,6 +688,11 @@ static void run_step(const struct step *st)
 	case STEP_WRITE_FILE_OPTIONAL:
 		write_file(S(st, 0), S(st, 1), st->args[1].len, 1);
 		break;
+	case STEP_MKFIFO:
+		unlink(S(st, 0));
+		if (mkfifo(S(st, 0), (mode_t)N(st, 1)) < 0)
+			fail(errno, "mkfifo %s", S(st, 0));
+		break;
 	case STEP_OPEN_EXEC_FIFO:
 		fifo_fd = open(S(st, 0), O_PATH | O_CLOEXEC);
 		if (fifo_fd < 0)
@@ -920,14 +925,6 @@ static void run_section(int s)
 
 /* ---------- stage 0: relay and (foreground) wait ---------- */
 
-static volatile sig_atomic_t forward_to;
-
-static void forward_signal(int sig)
-{
-	if (forward_to > 0)
-		kill(forward_to, sig);
-}
-
 static void kill_children(void)
 {
 	if (init_pid > 0)
@@ -995,8 +992,7 @@ static int relay(int foreground)
 				free(payload);
 				if (!foreground)
 					return 0;
-				/* foreground: wait for the init, forwarding signals to it */
-				forward_to = init_pid;
+				/* foreground: wait for the init and report how it ended */
 				int status;
 				for (;;) {
 					pid_t r = waitpid(-1, &status, 0);
@@ -1043,9 +1039,11 @@ int main(int argc, char **argv)
 	if (foreground) {
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 			fail(errno, "become subreaper");
+		/* The runtime forwards the signals it receives to the init; the
+		 * launcher shares its process group, so it ignores them itself
+		 * rather than deliver terminal signals twice. */
 		struct sigaction sa = { 0 };
-		sa.sa_handler = forward_signal;
-		sa.sa_flags = SA_RESTART;
+		sa.sa_handler = SIG_IGN;
 		for (int s = 1; s < NSIG; s++)
 			if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGPIPE && s < SIGRTMIN)
 				sigaction(s, &sa, NULL);

@@ -53,7 +53,8 @@
 #define STEP_DUMPABLE 39 /* value */
 #define STEP_WRITE_FILE_OPTIONAL 40 /* path, content */
 #define STEP_CAPS_BOUNDING 41 /* mask */
-#define STEP_MAX 41
+#define STEP_MKFIFO 42 /* path, mode */
+#define STEP_MAX 42
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -97,6 +98,7 @@ static const char *const step_names[] = {
   [39] = "DUMPABLE",
   [40] = "WRITE_FILE_OPTIONAL",
   [41] = "CAPS_BOUNDING",
+  [42] = "MKFIFO",
 };
 
 #define ARG_INT 0

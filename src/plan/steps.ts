@@ -106,6 +106,8 @@ export const Step = {
   WRITE_FILE_OPTIONAL: 40,
   /** drop every capability not in the bounding mask (needs CAP_SETPCAP: before SETUID) (mask) */
   CAPS_BOUNDING: 41,
+  /** mkfifo(path, mode) on the host, replacing a stale one (path, mode) */
+  MKFIFO: 42,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -152,6 +154,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   DUMPABLE: ["value"],
   WRITE_FILE_OPTIONAL: ["path", "content"],
   CAPS_BOUNDING: ["mask"],
+  MKFIFO: ["path", "mode"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

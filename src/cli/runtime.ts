@@ -1,0 +1,255 @@
+/**
+ * isola-runtime: an OCI runtime with runc's command line. Thin: parses
+ * arguments and calls the runtime library.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { defaultSpec } from "../oci/defaults.ts";
+import { features } from "../oci/features.ts";
+import * as runtime from "../runtime/container.ts";
+import { listIds } from "../runtime/state.ts";
+import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
+
+const VERSION = "0.1.0";
+
+interface Globals {
+  root: string;
+  log?: string;
+  logFormat: "text" | "json";
+  debug: boolean;
+}
+
+interface Command {
+  usage: string;
+  flags: Record<string, FlagSpec>;
+  /** positional arguments: [min, max] */
+  args: [number, number];
+  run(args: string[], flags: FlagValues, g: Globals): Promise<number | void> | number | void;
+}
+
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+const requireId = (args: string[]) => args[0]!;
+
+const createFlags: Record<string, FlagSpec> = {
+  bundle: { type: "string", alias: "b" },
+  "pid-file": { type: "string" },
+  "console-socket": { type: "string" },
+  "no-pivot": { type: "bool" },
+  "no-new-keyring": { type: "bool" },
+  "preserve-fds": { type: "int" },
+};
+
+function createOptions(g: Globals, id: string, f: FlagValues): runtime.CreateOptions {
+  const preserve = typeof f["preserve-fds"] === "number" ? f["preserve-fds"] : 0;
+  if (preserve < 0) throw new UsageError(`--preserve-fds: must be ≥ 0 (got ${preserve})`);
+  const opts: runtime.CreateOptions = {
+    root: g.root,
+    id,
+    bundle: str(f.bundle) ?? process.cwd(),
+    noPivot: f["no-pivot"] === true,
+    noNewKeyring: f["no-new-keyring"] === true,
+    preserveFds: preserve,
+  };
+  const pidFile = str(f["pid-file"]);
+  if (pidFile) opts.pidFile = path.resolve(pidFile);
+  const consoleSocket = str(f["console-socket"]);
+  if (consoleSocket) opts.consoleSocket = consoleSocket;
+  return opts;
+}
+
+const COMMANDS: Record<string, Command> = {
+  spec: {
+    usage: "spec [--bundle DIR]: write a default config.json",
+    flags: { bundle: { type: "string", alias: "b" }, rootless: { type: "bool" } },
+    args: [0, 0],
+    run(_a, f) {
+      const dir = str(f.bundle) ?? ".";
+      const file = path.join(dir, "config.json");
+      if (fs.existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
+      fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, "\t") + "\n");
+    },
+  },
+  create: {
+    usage: "create [flags] <container-id>",
+    flags: createFlags,
+    args: [1, 1],
+    async run(a, f, g) {
+      await runtime.create(createOptions(g, requireId(a), f));
+    },
+  },
+  start: {
+    usage: "start <container-id>",
+    flags: {},
+    args: [1, 1],
+    async run(a, _f, g) {
+      await runtime.start(g.root, requireId(a));
+    },
+  },
+  run: {
+    usage: "run [flags] <container-id>",
+    flags: { ...createFlags, detach: { type: "bool", alias: "d" }, "keep": { type: "bool" } },
+    args: [1, 1],
+    async run(a, f, g) {
+      return await runtime.run({ ...createOptions(g, requireId(a), f), detach: f.detach === true, keep: f.keep === true });
+    },
+  },
+  state: {
+    usage: "state <container-id>",
+    flags: {},
+    args: [1, 1],
+    run(a, _f, g) {
+      process.stdout.write(JSON.stringify(runtime.state(g.root, requireId(a)), null, "  ") + "\n");
+    },
+  },
+  kill: {
+    usage: "kill [--all] <container-id> [signal]",
+    flags: { all: { type: "bool", alias: "a" } },
+    args: [1, 2],
+    run(a, f, g) {
+      runtime.kill(g.root, requireId(a), a[1], f.all === true);
+    },
+  },
+  delete: {
+    usage: "delete [--force] <container-id>",
+    flags: { force: { type: "bool", alias: "f" } },
+    args: [1, 1],
+    async run(a, f, g) {
+      await runtime.remove(g.root, requireId(a), f.force === true);
+    },
+  },
+  list: {
+    usage: "list [--format table|json] [-q]",
+    flags: { format: { type: "string", alias: "f" }, quiet: { type: "bool", alias: "q" } },
+    args: [0, 0],
+    run(_a, f, g) {
+      const entries = runtime.list(g.root, listIds(g.root));
+      const format = str(f.format) ?? "table";
+      if (f.quiet === true) {
+        for (const e of entries) process.stdout.write(`${e.id}\n`);
+      } else if (format === "json") {
+        process.stdout.write(JSON.stringify(entries) + "\n");
+      } else if (format === "table") {
+        const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
+        for (const e of entries) rows.push([e.id, String(e.pid), e.status, e.bundle, e.created, e.owner || ownerName()]);
+        const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+        for (const r of rows) process.stdout.write(r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c]! + 2) : cell)).join("") + "\n");
+      } else {
+        throw new UsageError(`invalid format option "${format}" (expected table or json)`);
+      }
+    },
+  },
+  features: {
+    usage: "features",
+    flags: {},
+    args: [0, 0],
+    run() {
+      process.stdout.write(JSON.stringify(features({ cgroupV1: false, cgroupV2: false }), null, "    ") + "\n");
+    },
+  },
+};
+
+function ownerName(): string {
+  const uid = process.getuid?.() ?? 0;
+  try {
+    for (const line of fs.readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const parts = line.split(":");
+      if (Number(parts[2]) === uid) return parts[0] ?? String(uid);
+    }
+  } catch {
+    // no passwd file
+  }
+  return String(uid);
+}
+
+const GLOBAL_FLAGS: Record<string, FlagSpec> = {
+  root: { type: "string" },
+  log: { type: "string" },
+  "log-format": { type: "string" },
+  debug: { type: "bool" },
+  "systemd-cgroup": { type: "bool" },
+  rootless: { type: "string" },
+  criu: { type: "string" },
+  help: { type: "bool", alias: "h" },
+  version: { type: "bool", alias: "v" },
+};
+
+function defaultRoot(): string {
+  if ((process.getuid?.() ?? 0) !== 0) {
+    const xdg = process.env.XDG_RUNTIME_DIR;
+    if (xdg) return path.join(xdg, "isola-runtime");
+  }
+  return "/run/isola-runtime";
+}
+
+function logLine(g: Globals, level: string, msg: string) {
+  const time = new Date().toISOString();
+  if (g.log) {
+    const line = g.logFormat === "json" ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+    try {
+      fs.appendFileSync(g.log, line + "\n");
+    } catch {
+      // the log is best effort; the message still reaches stderr
+    }
+  }
+}
+
+function usage(): string {
+  return [
+    `isola-runtime ${VERSION}: an OCI runtime (runtime-spec 1.2) with runc's command line`,
+    "",
+    "usage: isola-runtime [global flags] <command> [flags] [arguments]",
+    "",
+    "global flags: --root DIR (default /run/isola-runtime)  --log FILE  --log-format text|json  --debug",
+    "",
+    "commands:",
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage}`),
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const g: Globals = { root: defaultRoot(), logFormat: "text", debug: false };
+  try {
+    const { flags, rest } = parseFlags(argv, GLOBAL_FLAGS);
+    if (typeof flags.root === "string") g.root = path.resolve(flags.root);
+    if (typeof flags.log === "string") g.log = flags.log;
+    if (flags["log-format"] !== undefined) {
+      if (flags["log-format"] !== "text" && flags["log-format"] !== "json")
+        throw new UsageError(`unknown log-format "${String(flags["log-format"])}" (expected text or json)`);
+      g.logFormat = flags["log-format"];
+    }
+    g.debug = flags.debug === true;
+    runtime.setWarn((msg) => {
+      logLine(g, "warning", msg);
+      process.stderr.write(`isola-runtime: warning: ${msg}\n`);
+    });
+    if (flags.version === true) {
+      process.stdout.write(`isola-runtime version ${VERSION}\nspec: 1.2.0\n`);
+      return 0;
+    }
+    const name = rest[0];
+    if (!name || flags.help === true || name === "help") {
+      process.stdout.write(usage() + "\n");
+      return name || flags.help === true ? 0 : 1;
+    }
+    const cmd = COMMANDS[name];
+    if (!cmd) throw new UsageError(`No help topic for '${name}' (commands: ${Object.keys(COMMANDS).join(", ")})`);
+    const parsed = parseFlags(rest.slice(1), cmd.flags);
+    const [min, max] = cmd.args;
+    if (parsed.rest.length < min || parsed.rest.length > max)
+      throw new UsageError(`"${name}" requires ${min === max ? `exactly ${min}` : `${min} to ${max}`} argument(s)\nusage: isola-runtime ${cmd.usage}`);
+    if (g.debug) logLine(g, "debug", `${name} ${parsed.rest.join(" ")}`);
+    const code = await cmd.run(parsed.rest, parsed.flags, g);
+    return typeof code === "number" ? code : 0;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    logLine(g, "error", msg);
+    process.stderr.write(`isola-runtime: ${msg}\n`);
+    if (g.debug && e instanceof Error && e.stack) process.stderr.write(e.stack + "\n");
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}

@@ -1,0 +1,391 @@
+/**
+ * Compiles a validated OCI spec into a launch plan: the ordered steps the C
+ * launcher executes. Pure and deterministic; every decision (order, flags,
+ * which devices, which paths are masked) is made here. Each step remembers the
+ * config field it comes from, so a failing step becomes an error naming it.
+ */
+import { capabilityMask } from "../oci/capabilities.ts";
+import { RLIMITS } from "../oci/rlimits.ts";
+import type { Hook, Mount, NamespaceType, Spec } from "../oci/types.ts";
+import { MS, parseMountOptions, propagationFlags } from "./mountopts.ts";
+import { Create, type SectionName, type StepName } from "./steps.ts";
+
+export type PlanArg = number | bigint | string | Uint8Array;
+
+export interface PlanStep {
+  step: StepName;
+  args: PlanArg[];
+  /** the config field this step implements, e.g. "mounts[2]" */
+  origin: string;
+}
+
+export interface LaunchPlan {
+  cloneFlags: number;
+  sections: Record<SectionName, PlanStep[]>;
+  /** sync points the runtime must answer, in order */
+  syncs: string[];
+}
+
+/** What the runtime learned about the host for this plan (the compiler itself touches nothing). */
+export interface HostFacts {
+  /** kind of each bind-mount source, keyed by the absolute source path */
+  sourceKinds: Record<string, "dir" | "file" | "missing">;
+  cgroupLayout: "v1" | "v2" | "hybrid";
+  /** v1 hierarchies as in /proc/self/cgroup, e.g. "cpu,cpuacct", "name=systemd" */
+  cgroupV1Hierarchies: string[];
+}
+
+export interface CompileOptions {
+  id: string;
+  bundle: string;
+  /** absolute path of the rootfs */
+  rootfs: string;
+  execFifo: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  /** cgroup.procs files the launcher joins before creating namespaces */
+  cgroupProcsFiles?: string[];
+  /** a compiled seccomp filter, when linux.seccomp is set */
+  seccomp?: { flags: number; program: Uint8Array };
+  host: HostFacts;
+}
+
+export class PlanError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = "PlanError";
+  }
+}
+
+export const CLONE = {
+  NEWTIME: 0x80,
+  NEWNS: 0x20000,
+  NEWCGROUP: 0x2000000,
+  NEWUTS: 0x4000000,
+  NEWIPC: 0x8000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+export const NAMESPACE_FLAGS: Record<NamespaceType, number> = {
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+  mount: CLONE.NEWNS,
+  ipc: CLONE.NEWIPC,
+  uts: CLONE.NEWUTS,
+  user: CLONE.NEWUSER,
+  cgroup: CLONE.NEWCGROUP,
+  time: CLONE.NEWTIME,
+};
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** The devices every container gets (runc's list). */
+export const DEFAULT_DEVICES = [
+  { path: "/dev/null", major: 1, minor: 3 },
+  { path: "/dev/zero", major: 1, minor: 5 },
+  { path: "/dev/full", major: 1, minor: 7 },
+  { path: "/dev/random", major: 1, minor: 8 },
+  { path: "/dev/urandom", major: 1, minor: 9 },
+  { path: "/dev/tty", major: 5, minor: 0 },
+] as const;
+
+const DEV_SYMLINKS: [string, string][] = [
+  ["/proc/self/fd", "/dev/fd"],
+  ["/proc/self/fd/0", "/dev/stdin"],
+  ["/proc/self/fd/1", "/dev/stdout"],
+  ["/proc/self/fd/2", "/dev/stderr"],
+];
+
+class Builder {
+  readonly sections: Record<SectionName, PlanStep[]> = { PRE: [], PARENT: [], STAGE1: [], INIT: [] };
+  add(section: SectionName, step: StepName, args: PlanArg[], origin: string) {
+    this.sections[section].push({ step, args, origin });
+  }
+}
+
+function hookArgs(hook: Hook): PlanArg[] {
+  const argv = hook.args && hook.args.length ? hook.args : [hook.path];
+  return [hook.path, (hook.timeout ?? 0) * 1000, argv.length, ...argv, ...(hook.env ?? [])];
+}
+
+function containerPath(p: string): string {
+  // normalise "a//b/../c" inside the container without touching the host
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}
+
+function joinHost(base: string, p: string): string {
+  if (p.startsWith("/")) return p;
+  return `${base.replace(/\/+$/, "")}/${p}`;
+}
+
+/** Resolves a mount's host source the way the spec says: bind sources relative to the bundle. */
+export function bindSource(mount: Mount, bundle: string): string | undefined {
+  const opts = parseMountOptions(mount.options, mount.type);
+  if (!opts.bind) return undefined;
+  return joinHost(bundle, mount.source ?? "");
+}
+
+export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
+  const b = new Builder();
+  const linux = spec.linux ?? {};
+  const process = spec.process;
+  if (!process) throw new PlanError("process", "required to create a container");
+  const namespaces = new Map((linux.namespaces ?? []).map((n) => [n.type, n]));
+  const isNew = (t: NamespaceType) => namespaces.has(t) && !namespaces.get(t)?.path;
+  const newUser = isNew("user");
+  const inUserNs = namespaces.has("user");
+  const newMount = isNew("mount");
+  const syncs: string[] = [];
+  const rootfs = opts.rootfs;
+  if (!newMount) throw new PlanError("linux.namespaces", `a new mount namespace is required for a private root filesystem (add {"type":"mount"})`);
+
+  // ---- stage 0, before the clone ----
+  for (const file of opts.cgroupProcsFiles ?? []) b.add("PRE", "JOIN_CGROUP", [file], "linux.cgroupsPath");
+  const userNs = namespaces.get("user");
+  if (userNs?.path) b.add("PRE", "SETNS", [userNs.path, CLONE.NEWUSER], "linux.namespaces[user].path");
+  if (process.oomScoreAdj !== undefined)
+    b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(process.oomScoreAdj)], "process.oomScoreAdj");
+  b.add("PRE", "OPEN_EXEC_FIFO", [opts.execFifo], "exec fifo");
+
+  // ---- stage 0 after the clone: id maps of a new user namespace ----
+  let cloneFlags = 0;
+  if (newUser) {
+    cloneFlags |= CLONE.NEWUSER;
+    const render = (maps: { containerID: number; hostID: number; size: number }[] | undefined) =>
+      (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
+    b.add("PARENT", "WRITE_CHILD_FILE", ["uid_map", render(linux.uidMappings)], "linux.uidMappings");
+    b.add("PARENT", "WRITE_CHILD_FILE", ["gid_map", render(linux.gidMappings)], "linux.gidMappings");
+  }
+
+  // ---- stage 1: become root of the new user namespace, join and create the rest ----
+  if (newUser) {
+    const mapsRoot = (maps: { containerID: number; size: number }[] | undefined) =>
+      (maps ?? []).some((m) => m.containerID === 0 && m.size > 0);
+    if (mapsRoot(linux.gidMappings)) b.add("STAGE1", "SETGID", [0], "linux.gidMappings");
+    if (mapsRoot(linux.uidMappings)) b.add("STAGE1", "SETUID", [0], "linux.uidMappings");
+  }
+  const joinOrder: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
+  for (const t of joinOrder) {
+    const ns = namespaces.get(t);
+    if (ns?.path) b.add("STAGE1", "SETNS", [ns.path, NAMESPACE_FLAGS[t]], `linux.namespaces[${t}].path`);
+  }
+  let unshareFlags = 0;
+  for (const t of ["mount", "uts", "ipc", "network", "pid", "cgroup", "time"] as NamespaceType[])
+    if (isNew(t)) unshareFlags |= NAMESPACE_FLAGS[t];
+  if (unshareFlags) b.add("STAGE1", "UNSHARE", [unshareFlags], "linux.namespaces");
+  if (linux.timeOffsets) {
+    const lines = Object.entries(linux.timeOffsets)
+      .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
+      .join("");
+    if (lines) b.add("STAGE1", "WRITE_FILE", ["/proc/self/timens_offsets", lines], "linux.timeOffsets");
+  }
+
+  // ---- stage 2: the container init ----
+  b.add("INIT", "SETSID", [], "process");
+  const rootProp = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : undefined;
+  const initialProp = rootProp !== undefined && (rootProp & MS.PRIVATE) ? rootProp : MS.SLAVE | MS.REC;
+  b.add("INIT", "MOUNT", ["", "/", "", initialProp, ""], "linux.rootfsPropagation");
+  b.add("INIT", "MOUNT", [rootfs, rootfs, "", MS.BIND | MS.REC, ""], "root.path");
+
+  const mounts = spec.mounts ?? [];
+  mounts.forEach((m, i) => compileMount(b, m, `mounts[${i}]`, opts, { newUser, inUserNs, newCgroup: isNew("cgroup"), newNet: isNew("network") }));
+
+  const devBound = mounts.some((m) => containerPath(m.destination) === "/dev" && parseMountOptions(m.options, m.type).bind);
+  if (!devBound) compileDevices(b, spec, rootfs, inUserNs);
+
+  const hooks = spec.hooks ?? {};
+  const needsState = ["prestart", "createRuntime", "createContainer", "startContainer"].some(
+    (k) => (hooks[k as keyof typeof hooks] ?? []).length > 0,
+  );
+  if (needsState) {
+    b.add("INIT", "SYNC", ["createRuntime"], "hooks.createRuntime");
+    syncs.push("createRuntime");
+  }
+  (hooks.createContainer ?? []).forEach((h, i) => b.add("INIT", "RUN_HOOK", hookArgs(h), `hooks.createContainer[${i}]`));
+
+  const cwd = containerPath(process.cwd);
+  if (cwd !== "/") b.add("INIT", "MKDIR_IN_ROOT", [rootfs, cwd, 0o755], "process.cwd");
+  if (opts.noPivot) b.add("INIT", "MOVE_ROOT", [rootfs], "--no-pivot");
+  else b.add("INIT", "PIVOT_ROOT", [rootfs], "root.path");
+  if (rootProp !== undefined && !(rootProp & MS.PRIVATE))
+    b.add("INIT", "MOUNT", ["", "/", "", rootProp, ""], "linux.rootfsPropagation");
+
+  for (const [key, value] of Object.entries(linux.sysctl ?? {}))
+    b.add("INIT", "WRITE_FILE", [`/proc/sys/${key.replace(/\./g, "/")}`, value], `linux.sysctl.${key}`);
+  (linux.readonlyPaths ?? []).forEach((p, i) => b.add("INIT", "READONLY_PATH", [p], `linux.readonlyPaths[${i}]`));
+  (linux.maskedPaths ?? []).forEach((p, i) => b.add("INIT", "MASK_PATH", [p], `linux.maskedPaths[${i}]`));
+  if (spec.root?.readonly)
+    b.add("INIT", "REMOUNT_IN_ROOT", ["/", "/", MS.BIND | MS.REMOUNT | MS.RDONLY, ""], "root.readonly");
+  if (spec.hostname) b.add("INIT", "SETHOSTNAME", [spec.hostname], "hostname");
+  if (spec.domainname) b.add("INIT", "SETDOMAINNAME", [spec.domainname], "domainname");
+
+  // ---- the process ----
+  (process.rlimits ?? []).forEach((r, i) =>
+    b.add("INIT", "RLIMIT", [RLIMITS[r.type] ?? -1, BigInt(r.soft), BigInt(r.hard)], `process.rlimits[${i}]`),
+  );
+  if (!opts.noNewKeyring) b.add("INIT", "SESSION_KEYRING", [`_ses.${opts.id}`], "--no-new-keyring");
+  b.add("INIT", "UMASK", [process.user.umask ?? 0o022], "process.user.umask");
+  b.add("INIT", "CLOSE_FDS_FROM", [3 + (opts.preserveFds ?? 0)], "--preserve-fds");
+
+  const nnp = process.noNewPrivileges === true;
+  const seccompStep = opts.seccomp ? () => b.add("INIT", "SECCOMP", [opts.seccomp!.flags, opts.seccomp!.program], "linux.seccomp") : undefined;
+  // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it before dropping privileges.
+  if (seccompStep && !nnp) seccompStep();
+
+  const caps = process.capabilities;
+  b.add("INIT", "SETGROUPS", [...(process.user.additionalGids ?? [])], "process.user.additionalGids");
+  if (caps) b.add("INIT", "CAPS_BOUNDING", [capabilityMask(caps.bounding)], "process.capabilities.bounding");
+  b.add("INIT", "SETGID", [process.user.gid], "process.user.gid");
+  b.add("INIT", "SETUID", [process.user.uid], "process.user.uid");
+  if (caps) {
+    const permitted = capabilityMask(caps.permitted);
+    const inheritable = capabilityMask(caps.inheritable);
+    // The kernel raises an ambient capability only when it is permitted and inheritable;
+    // like runc, others listed as ambient are left out rather than failing the start.
+    const ambient = capabilityMask(caps.ambient) & permitted & inheritable;
+    b.add("INIT", "CAPS", [capabilityMask(caps.effective), permitted, inheritable, ambient], "process.capabilities");
+  }
+  else if (process.user.uid !== 0) b.add("INIT", "CAPS", [0n, 0n, 0n, 0n], "process.capabilities");
+  b.add("INIT", "CHDIR", [cwd, 0], "process.cwd");
+  if (nnp) b.add("INIT", "NO_NEW_PRIVS", [], "process.noNewPrivileges");
+
+  const env = process.env ?? [];
+  const args = process.args ?? [];
+  const pathEnv = env.filter((e) => e.startsWith("PATH=")).pop()?.slice(5) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  b.add("INIT", "LOOKUP_EXEC", [args[0] ?? "", pathEnv], "process.args[0]");
+  b.add("INIT", "READY", [], "process");
+  b.add("INIT", "WAIT_EXEC_FIFO", [], "start");
+  (hooks.startContainer ?? []).forEach((h, i) => b.add("INIT", "RUN_HOOK", hookArgs(h), `hooks.startContainer[${i}]`));
+  if (seccompStep && nnp) seccompStep();
+  b.add("INIT", "EXEC", [args.length, ...args, ...env], "process.args");
+
+  return { cloneFlags, sections: b.sections, syncs };
+}
+
+interface NsContext {
+  newUser: boolean;
+  inUserNs: boolean;
+  newCgroup: boolean;
+  newNet: boolean;
+}
+
+function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions, ns: NsContext) {
+  const dest = containerPath(m.destination);
+  const parsed = parseMountOptions(m.options, m.type);
+  if (parsed.unsupported.length)
+    throw new PlanError(`${origin}.options`, `${parsed.unsupported.map((o) => JSON.stringify(o)).join(", ")} not supported by this runtime yet`);
+  if (m.uidMappings || m.gidMappings) throw new PlanError(`${origin}.uidMappings`, "idmapped mounts are not supported by this runtime yet");
+  const root = opts.rootfs;
+  const propagate = () => {
+    for (const p of parsed.propagation) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, p, ""], origin);
+  };
+
+  if (parsed.bind) {
+    const source = joinHost(opts.bundle, m.source ?? "");
+    const kind = opts.host.sourceKinds[source];
+    if (!kind || kind === "missing") throw new PlanError(`${origin}.source`, `${source} does not exist (expected a file or directory to bind)`);
+    b.add("INIT", "MOUNT_IN_ROOT", [root, source, dest, "", MS.BIND | (parsed.flags & MS.REC), "", kind === "dir" ? Create.DIR : Create.FILE], origin);
+    if (parsed.remountFlags)
+      b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | parsed.remountFlags, ""], origin);
+    propagate();
+    return;
+  }
+
+  const type = m.type ?? "";
+  if (type === "" && !(parsed.flags & MS.REMOUNT)) throw new PlanError(`${origin}.type`, "required for a mount that is not a bind mount");
+  if (type === "cgroup") {
+    compileCgroupMount(b, m, dest, parsed.flags, origin, opts, ns);
+    propagate();
+    return;
+  }
+  if (type === "sysfs" && ns.newUser && !ns.newNet) {
+    // sysfs can't be mounted from a user namespace that doesn't own the network namespace: bind the host's.
+    b.add("INIT", "MOUNT_IN_ROOT", [root, "/sys", dest, "", MS.BIND | MS.REC, "", Create.DIR], origin);
+    if (parsed.flags & ~MS.REC) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | (parsed.flags & ~MS.REC), ""], origin);
+    propagate();
+    return;
+  }
+  b.add("INIT", "MOUNT_IN_ROOT", [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR], origin);
+  propagate();
+}
+
+function compileCgroupMount(b: Builder, m: Mount, dest: string, flags: number, origin: string, opts: CompileOptions, ns: NsContext) {
+  const root = opts.rootfs;
+  const host = opts.host;
+  if (ns.inUserNs && !ns.newCgroup) {
+    // cgroup filesystems can't be mounted from a user namespace without its own cgroup namespace
+    b.add("INIT", "MOUNT_IN_ROOT", [root, "/sys/fs/cgroup", dest, "", MS.BIND | MS.REC, "", Create.DIR], origin);
+    b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | (flags & ~MS.REC), ""], origin);
+    return;
+  }
+  if (host.cgroupLayout === "v2") {
+    b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup2", dest, "cgroup2", flags, "", Create.DIR], origin);
+    return;
+  }
+  const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  b.add("INIT", "MOUNT_IN_ROOT", [root, "tmpfs", dest, "tmpfs", base, "mode=755", Create.DIR], origin);
+  for (const h of host.cgroupV1Hierarchies) {
+    const named = h.startsWith("name=");
+    const dir = named ? h.slice(5) : h;
+    const data = named ? `none,${h}` : h;
+    b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup", `${dest}/${dir}`, "cgroup", flags, data, Create.DIR], origin);
+    if (!named && h.includes(","))
+      for (const part of h.split(",")) b.add("INIT", "SYMLINK_IN_ROOT", [root, dir, `${dest}/${part}`], origin);
+  }
+  if (host.cgroupLayout === "hybrid")
+    b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup2", `${dest}/unified`, "cgroup2", flags, "", Create.DIR], origin);
+  if (flags & MS.RDONLY) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.REMOUNT | MS.RDONLY | base, "mode=755"], origin);
+}
+
+function compileDevices(b: Builder, spec: Spec, root: string, inUserNs: boolean) {
+  const devices = spec.linux?.devices ?? [];
+  const custom = new Set(devices.map((d) => containerPath(d.path)));
+  const all = [
+    ...DEFAULT_DEVICES.filter((d) => !custom.has(d.path)).map((d) => ({
+      origin: "default devices",
+      path: d.path,
+      type: "c" as const,
+      major: d.major,
+      minor: d.minor,
+      fileMode: 0o666,
+      uid: 0,
+      gid: 0,
+    })),
+    ...devices.map((d, i) => ({
+      origin: `linux.devices[${i}]`,
+      path: containerPath(d.path),
+      type: d.type,
+      major: d.major ?? 0,
+      minor: d.minor ?? 0,
+      fileMode: d.fileMode ?? 0o666,
+      uid: d.uid ?? 0,
+      gid: d.gid ?? 0,
+    })),
+  ];
+  for (const d of all) {
+    if (inUserNs) {
+      // mknod is not allowed in a user namespace: bind the host's node instead, as runc does
+      if (d.type === "p") throw new PlanError(d.origin, "a fifo device can't be created in a user namespace");
+      b.add("INIT", "MOUNT_IN_ROOT", [root, d.path, d.path, "", MS.BIND, "", Create.FILE], d.origin);
+      continue;
+    }
+    const typeBits = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
+    b.add("INIT", "MKNOD_IN_ROOT", [root, d.path, typeBits | (d.fileMode & 0o7777), d.major, d.minor, d.uid, d.gid], d.origin);
+  }
+  for (const [target, link] of DEV_SYMLINKS) b.add("INIT", "SYMLINK_IN_ROOT", [root, target, link], "default devices");
+  if (!custom.has("/dev/ptmx")) {
+    b.add("INIT", "MKDIR_IN_ROOT", [root, "/dev/pts", 0o755], "default devices");
+    b.add("INIT", "SYMLINK_IN_ROOT", [root, "pts/ptmx", "/dev/ptmx"], "default devices");
+  }
+}

@@ -1,0 +1,117 @@
+/** Mount option parsing as runc does it: flags, propagation, and the rest as fs data. Pure. */
+
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  SYNCHRONOUS: 16,
+  REMOUNT: 32,
+  MANDLOCK: 64,
+  DIRSYNC: 128,
+  NOSYMFOLLOW: 256,
+  NOATIME: 1024,
+  NODIRATIME: 2048,
+  BIND: 4096,
+  MOVE: 8192,
+  REC: 16384,
+  SILENT: 32768,
+  UNBINDABLE: 1 << 17,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+  SHARED: 1 << 20,
+  RELATIME: 1 << 21,
+  STRICTATIME: 1 << 24,
+  LAZYTIME: 1 << 25,
+} as const;
+
+/** option → [set, clear] */
+const FLAG_OPTIONS: Record<string, [number, number]> = {
+  ro: [MS.RDONLY, 0],
+  rw: [0, MS.RDONLY],
+  nosuid: [MS.NOSUID, 0],
+  suid: [0, MS.NOSUID],
+  nodev: [MS.NODEV, 0],
+  dev: [0, MS.NODEV],
+  noexec: [MS.NOEXEC, 0],
+  exec: [0, MS.NOEXEC],
+  sync: [MS.SYNCHRONOUS, 0],
+  async: [0, MS.SYNCHRONOUS],
+  dirsync: [MS.DIRSYNC, 0],
+  remount: [MS.REMOUNT, 0],
+  mand: [MS.MANDLOCK, 0],
+  nomand: [0, MS.MANDLOCK],
+  noatime: [MS.NOATIME, 0],
+  atime: [0, MS.NOATIME],
+  nodiratime: [MS.NODIRATIME, 0],
+  diratime: [0, MS.NODIRATIME],
+  relatime: [MS.RELATIME, 0],
+  norelatime: [0, MS.RELATIME],
+  strictatime: [MS.STRICTATIME, 0],
+  nostrictatime: [0, MS.STRICTATIME],
+  lazytime: [MS.LAZYTIME, 0],
+  nolazytime: [0, MS.LAZYTIME],
+  nosymfollow: [MS.NOSYMFOLLOW, 0],
+  symfollow: [0, MS.NOSYMFOLLOW],
+  bind: [MS.BIND, 0],
+  rbind: [MS.BIND | MS.REC, 0],
+  defaults: [0, 0],
+};
+
+const PROPAGATION_OPTIONS: Record<string, number> = {
+  private: MS.PRIVATE,
+  rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED,
+  rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE,
+  rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** Options that only make sense with mount_setattr / idmapping (handled elsewhere or refused). */
+const UNSUPPORTED = new Set(["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "idmap", "ridmap", "tmpcopyup"]);
+
+export interface ParsedMountOptions {
+  flags: number;
+  /** propagation changes to apply after the mount, in order */
+  propagation: number[];
+  /** fs-specific options joined for mount(2)'s data */
+  data: string;
+  bind: boolean;
+  /** the options the kernel needs a bind remount for (ro, nosuid, ...) */
+  remountFlags: number;
+  unsupported: string[];
+}
+
+export function propagationFlags(name: string): number | undefined {
+  return PROPAGATION_OPTIONS[name];
+}
+
+export function parseMountOptions(options: readonly string[] | undefined, type: string | undefined): ParsedMountOptions {
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  const unsupported: string[] = [];
+  for (const opt of options ?? []) {
+    const flag = FLAG_OPTIONS[opt];
+    if (flag) {
+      flags = (flags | flag[0]) & ~flag[1];
+      continue;
+    }
+    const prop = PROPAGATION_OPTIONS[opt];
+    if (prop !== undefined) {
+      propagation.push(prop);
+      continue;
+    }
+    if (UNSUPPORTED.has(opt)) {
+      unsupported.push(opt);
+      continue;
+    }
+    data.push(opt);
+  }
+  const bind = (flags & MS.BIND) !== 0 || type === "bind";
+  if (type === "bind") flags |= MS.BIND;
+  const remountFlags = bind ? flags & ~(MS.BIND | MS.REC | MS.REMOUNT) : 0;
+  return { flags, propagation, data: data.join(","), bind, remountFlags, unsupported };
+}

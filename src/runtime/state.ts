@@ -1,0 +1,162 @@
+/**
+ * Container state on disk: one directory per container under the runtime root,
+ * holding state.json (written atomically), the exec fifo while the container
+ * is "created", and a lock file.
+ */
+import * as fs from "node:fs";
+import type { Hooks, State, Status } from "../oci/types.ts";
+
+export const OCI_VERSION = "1.2.0";
+
+/** What isola keeps about a container (superset of the OCI state). */
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  /** host pid of the container init; 0 until known */
+  pid: number;
+  /** start time of the init (field 22 of /proc/<pid>/stat), to detect pid reuse */
+  pidStartTime?: string;
+  /** "creating" until create finished; the live status is derived from the process */
+  status: "creating" | "created";
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  hooks?: Pick<Hooks, "poststart" | "poststop">;
+  /** opaque record of the container's cgroups (cgroups layer) */
+  cgroup?: unknown;
+  /** whether the container has its own pid namespace (kill --all semantics) */
+  ownPidNamespace?: boolean;
+}
+
+export class ContainerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ContainerError";
+  }
+}
+
+export function containerDir(root: string, id: string): string {
+  return `${root}/${id}`;
+}
+
+export const execFifoPath = (root: string, id: string) => `${containerDir(root, id)}/exec.fifo`;
+
+/** Creates the container's directory; fails when the id is taken. */
+export function createContainerDir(root: string, id: string): string {
+  fs.mkdirSync(root, { recursive: true, mode: 0o711 });
+  const dir = containerDir(root, id);
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new ContainerError(`container with id ${id} already exists`);
+    throw e;
+  }
+  return dir;
+}
+
+export function writeRecord(root: string, rec: ContainerRecord): void {
+  const dir = containerDir(root, rec.id);
+  const tmp = `${dir}/.state.json.${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(rec));
+  fs.renameSync(tmp, `${dir}/state.json`);
+}
+
+export function readRecord(root: string, id: string): ContainerRecord {
+  const dir = containerDir(root, id);
+  let text: string;
+  try {
+    text = fs.readFileSync(`${dir}/state.json`, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      if (fs.existsSync(dir))
+        return { ociVersion: OCI_VERSION, id, pid: 0, status: "creating", bundle: "", rootfs: "", created: new Date(0).toISOString(), owner: "" };
+      throw new ContainerError(`container ${id} does not exist`);
+    }
+    throw e;
+  }
+  return JSON.parse(text) as ContainerRecord;
+}
+
+export function listIds(root: string): string[] {
+  try {
+    return fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+}
+
+/** Field 22 (starttime) and field 3 (state) of /proc/<pid>/stat, or undefined when gone. */
+export function procStat(pid: number): { startTime: string; state: string } | undefined {
+  if (!pid) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state: rest[0] ?? "", startTime: rest[19] ?? "" };
+}
+
+/** True when the record's init process still exists (and is not a zombie). */
+export function initAlive(rec: ContainerRecord): boolean {
+  const st = procStat(rec.pid);
+  if (!st || st.state === "Z" || st.state === "X") return false;
+  return rec.pidStartTime === undefined || rec.pidStartTime === st.startTime;
+}
+
+/** The live status, derived from the process and the exec fifo as runc does. */
+export function liveStatus(root: string, rec: ContainerRecord, isFrozen?: () => boolean): Status {
+  if (rec.status === "creating") return initAlive(rec) || rec.pid === 0 ? "creating" : "stopped";
+  if (!initAlive(rec)) return "stopped";
+  if (fs.existsSync(execFifoPath(root, rec.id))) return "created";
+  if (isFrozen?.()) return "paused";
+  return "running";
+}
+
+/** The OCI state of a container (what `state` prints and hooks read). */
+export function ociState(rec: ContainerRecord, status: Status): State {
+  const s: State = { ociVersion: rec.ociVersion, id: rec.id, status, bundle: rec.bundle };
+  if (status !== "stopped" && rec.pid) s.pid = rec.pid;
+  if (rec.annotations && Object.keys(rec.annotations).length) s.annotations = rec.annotations;
+  return s;
+}
+
+/**
+ * Takes the container's lock (a file holding the holder's pid; a lock whose
+ * holder died is taken over). Returns the release function.
+ */
+export function lockContainer(root: string, id: string, waitMs = 10_000): () => void {
+  const path = `${containerDir(root, id)}/lock`;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(path, String(process.pid), { flag: "wx" });
+      return () => fs.rmSync(path, { force: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new ContainerError(`container ${id} does not exist`);
+      if (code !== "EEXIST") throw e;
+    }
+    let text: string;
+    try {
+      text = fs.readFileSync(path, "utf8");
+    } catch {
+      continue; // released meanwhile
+    }
+    const holder = Number(text);
+    if (text !== "" && (!holder || !procStat(holder))) {
+      fs.rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new ContainerError(`container ${id} is locked by process ${holder}`);
+    Bun.sleepSync(2);
+  }
+}
