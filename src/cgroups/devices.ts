@@ -1,0 +1,89 @@
+// Device rules, shared by the v1 devices controller and the v2 eBPF filter. Pure.
+import type { LinuxDeviceCgroup } from "./resources.ts";
+
+/** A normalized rule: type "a" (any), "b" or "c"; -1 is the wildcard for major/minor. */
+export interface DeviceRule {
+  allow: boolean;
+  type: "a" | "b" | "c";
+  major: number;
+  minor: number;
+  access: string;
+}
+
+const rule = (type: "b" | "c", major: number, minor: number, access: string): DeviceRule => ({ allow: true, type, major, minor, access });
+
+/**
+ * The devices every container may use, appended after the spec's rules as runc does
+ * (specconv.AllowedDevices): mknod of any node, the standard character devices, and ptys.
+ * /dev/net/tun is not in it: a container that needs it must list it.
+ */
+export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = [
+  rule("c", -1, -1, "m"),
+  rule("b", -1, -1, "m"),
+  rule("c", 1, 3, "rwm"), // /dev/null
+  rule("c", 1, 8, "rwm"), // /dev/random
+  rule("c", 1, 7, "rwm"), // /dev/full
+  rule("c", 5, 0, "rwm"), // /dev/tty
+  rule("c", 1, 5, "rwm"), // /dev/zero
+  rule("c", 1, 9, "rwm"), // /dev/urandom
+  rule("c", 136, -1, "rwm"), // /dev/pts/*
+  rule("c", 5, 2, "rwm"), // /dev/ptmx
+];
+
+/** Normalizes one OCI rule: missing type is "a", missing major/minor are wildcards, missing access is "rwm". */
+export function normalizeRule(d: LinuxDeviceCgroup): DeviceRule {
+  const access = [..."rwm"].filter((c) => (d.access ?? "rwm").includes(c)).join("");
+  return {
+    allow: d.allow,
+    type: d.type === "b" || d.type === "c" ? d.type : "a",
+    major: d.major === undefined || d.major === null ? -1 : d.major,
+    minor: d.minor === undefined || d.minor === null ? -1 : d.minor,
+    access,
+  };
+}
+
+/** The rules the kernel gets: the spec's, then runc's default allow list. */
+export function effectiveDeviceRules(spec: LinuxDeviceCgroup[] | undefined, withDefaults = true): DeviceRule[] {
+  const rules = (spec ?? []).map(normalizeRule);
+  return withDefaults ? [...rules, ...DEFAULT_ALLOWED_DEVICES] : rules;
+}
+
+/** True for "a *:* rwm": a rule that matches every device and every access. */
+export function isWildcardAll(r: DeviceRule): boolean {
+  return r.type === "a" && r.major === -1 && r.minor === -1 && r.access === "rwm";
+}
+
+/**
+ * Reduces rules to a default action plus the rules that follow the last match-everything rule
+ * (a later rule wins, and "a *:* rwm" overrides everything before it). Default is allow, as a
+ * fresh cgroup is, until a deny-all appears.
+ */
+export function reduceRules(rules: DeviceRule[]): { defaultAllow: boolean; rules: DeviceRule[] } {
+  let defaultAllow = true;
+  let start = 0;
+  rules.forEach((r, i) => {
+    if (isWildcardAll(r)) {
+      defaultAllow = r.allow;
+      start = i + 1;
+    }
+  });
+  // Empty-access rules match nothing.
+  return { defaultAllow, rules: rules.slice(start).filter((r) => r.access !== "") };
+}
+
+/** The v1 devices.allow / devices.deny writes for a rule list. */
+export function v1DeviceWrites(rules: DeviceRule[]): { file: string; value: string; field: string }[] {
+  const { defaultAllow, rules: rest } = reduceRules(rules);
+  const field = "linux.resources.devices";
+  const out = [{ file: defaultAllow ? "devices.allow" : "devices.deny", value: "a", field: `${field} (default ${defaultAllow ? "allow" : "deny"})` }];
+  const num = (n: number) => (n < 0 ? "*" : String(n));
+  for (const r of rest) {
+    // v1 reads a leading "a" as "all devices", so a typed-any rule with numbers becomes b + c.
+    const types = r.type === "a" ? (r.major === -1 && r.minor === -1 ? ["a"] : ["b", "c"]) : [r.type];
+    for (const t of types) {
+      const value = t === "a" ? "a" : `${t} ${num(r.major)}:${num(r.minor)} ${r.access}`;
+      out.push({ file: r.allow ? "devices.allow" : "devices.deny", value, field: `${field} (${r.allow ? "allow" : "deny"} ${value})` });
+    }
+  }
+  return out;
+}
