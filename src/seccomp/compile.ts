@@ -1,0 +1,295 @@
+/**
+ * compileSeccomp: OCI `linux.seccomp` → classic BPF for seccomp(SECCOMP_SET_MODE_FILTER).
+ * Semantics follow runc + libseccomp (see docs/seccomp.md for the few deliberate
+ * differences). Pure.
+ */
+import { ARCH_FAMILY, ARCHES, type ArchInfo, nativeArchName, X86_IPC, X86_SOCKETCALL } from "./arch.ts";
+import {
+  encodeProgram, FILTER_FLAG_NEW_LISTENER, FILTER_FLAG_TSYNC, type Insn, RET_ALLOW, RET_KILL_PROCESS, retPrecedence,
+} from "./bpf.ts";
+import { type CondRule, generateProgram, type Leaf, leafKey, type Segment, type TokenSection, type WordCond } from "./codegen.ts";
+import { type Profile, type ProfileRule, parseProfile, SeccompConfigError } from "./profile.ts";
+
+export interface CompileOptions {
+  /** the host's arch: SCMP_ARCH_* or x64/amd64/arm64/aarch64 (default SCMP_ARCH_X86_64) */
+  nativeArch?: string;
+  /** SECCOMP_FILTER_FLAG_* bits this kernel accepts; flags outside it are refused */
+  kernelFlags?: number;
+}
+
+export interface CompiledSeccomp {
+  /** SECCOMP_FILTER_FLAG_* bits to pass to seccomp(2) */
+  flags: number;
+  /** struct sock_filter[], little-endian, 8 bytes each */
+  program: Uint8Array;
+  /** present when a rule uses SCMP_ACT_NOTIFY: where the launcher sends the listener fd */
+  notify?: { listenerPath: string; listenerMetadata: string };
+  /** syscall names no table of the filtered arches knows (ignored, as runc does; worth a warning) */
+  unknownNames: string[];
+  /** the filtered ABIs, native first */
+  architectures: string[];
+}
+
+/** Unknown architectures never reach the rules; kill the whole process, not one thread. */
+export const BAD_ARCH_RET = RET_KILL_PROCESS;
+
+const P = "linux.seccomp";
+
+/** Compiles a profile; throws SeccompConfigError listing every problem. */
+export function compileSeccomp(profile: unknown, opts: CompileOptions = {}): CompiledSeccomp {
+  const errors: string[] = [];
+  const out = compileInto(profile, opts, errors);
+  if (!out || errors.length) throw new SeccompConfigError(errors);
+  return out;
+}
+
+/** Every problem with a profile (empty when it compiles). */
+export function validateSeccomp(profile: unknown, opts: CompileOptions = {}): string[] {
+  const errors: string[] = [];
+  compileInto(profile, opts, errors);
+  return errors;
+}
+
+/** Compiles to instructions (tests and the bench look at them). */
+export function compileToInsns(profile: unknown, opts: CompileOptions = {}): Insn[] {
+  const errors: string[] = [];
+  const plan = plan_(profile, opts, errors);
+  if (!plan || errors.length) throw new SeccompConfigError(errors);
+  return generateProgram(plan.sections, BAD_ARCH_RET);
+}
+
+interface Plan {
+  profile: Profile;
+  arches: ArchInfo[];
+  sections: TokenSection[];
+  unknownNames: string[];
+  flags: number;
+}
+
+function compileInto(profile: unknown, opts: CompileOptions, errors: string[]): CompiledSeccomp | undefined {
+  const plan = plan_(profile, opts, errors);
+  if (!plan || errors.length) return undefined;
+  let insns: Insn[];
+  try {
+    insns = generateProgram(plan.sections, BAD_ARCH_RET);
+  } catch (e) {
+    errors.push(`${P}.syscalls: ${(e as Error).message}`);
+    return undefined;
+  }
+  const p = plan.profile;
+  return {
+    flags: plan.flags,
+    program: encodeProgram(insns),
+    ...(p.usesNotify && p.listenerPath !== undefined
+      ? { notify: { listenerPath: p.listenerPath, listenerMetadata: p.listenerMetadata ?? "" } }
+      : {}),
+    unknownNames: plan.unknownNames,
+    architectures: plan.arches.map((a) => a.name),
+  };
+}
+
+function plan_(raw: unknown, opts: CompileOptions, errors: string[]): Plan | undefined {
+  const profile = parseProfile(raw, errors);
+  const native = nativeArchName(opts.nativeArch ?? "SCMP_ARCH_X86_64");
+  if (!native) {
+    errors.push(`options.nativeArch: ${JSON.stringify(opts.nativeArch)} is not an architecture isola has syscall tables for (expected one of ${Object.keys(ARCHES).join(", ")})`);
+  }
+  if (!profile || !native) return undefined;
+
+  // Arches: the native one always (as libseccomp's filter starts with it), then those listed.
+  const family = ARCH_FAMILY[native] ?? [native];
+  const arches: ArchInfo[] = [ARCHES[native] as ArchInfo];
+  profile.architectures.forEach((name, i) => {
+    if (!family.includes(name)) return; // can never run on this host: nothing to filter
+    const info = ARCHES[name];
+    if (!info) errors.push(`${P}.architectures[${i}]: ${name} can run on this host but isola has no syscall table for it`);
+    else if (!arches.includes(info)) arches.push(info);
+  });
+
+  let flags = 0;
+  for (const f of profile.flags) {
+    if (f.bit === FILTER_FLAG_TSYNC) continue; // the launcher is single-threaded when it installs the filter
+    if (opts.kernelFlags !== undefined && (opts.kernelFlags & f.bit) === 0) {
+      errors.push(`${f.field}: this kernel does not support ${f.name}`);
+    }
+    flags |= f.bit;
+  }
+  if (profile.usesNotify) flags |= FILTER_FLAG_NEW_LISTENER;
+
+  // Resolve names per ABI.
+  const known = new Set<string>();
+  const perArch = arches.map((arch) => ({ arch, byNr: resolveRules(profile, arch, known) }));
+  const unknownNames = [...new Set(profile.rules.flatMap((r) => r.names))].filter((n) => !known.has(n)).sort();
+
+  // Verdict per syscall number, per ABI.
+  const leaves = perArch.map(({ arch, byNr }) => {
+    const m = new Map<number, Leaf>();
+    for (const [nr, rules] of byNr) {
+      const leaf = verdict(arch, rules, profile.defaultRet, errors);
+      if (leaf) m.set(nr, leaf);
+    }
+    return { arch, leaves: m };
+  });
+  if (errors.length) return undefined;
+
+  // One section per audit token, native token first.
+  const tokens = [...new Set(arches.map((a) => a.audit))];
+  const sections = tokens.map((audit): TokenSection => {
+    const abis = leaves.filter((l) => l.arch.audit === audit);
+    return { audit, segments: segments(abis, profile.defaultRet, arches[0] as ArchInfo) };
+  });
+  return { profile, arches, sections, unknownNames, flags };
+}
+
+interface ArchRule {
+  ret: number;
+  conds: WordCond[];
+  origin: number;
+  name: string;
+}
+
+function archConds(rule: ProfileRule, arch: ArchInfo): WordCond[] {
+  const mask = arch.bits === 32 ? 0xffffffffn : (1n << 64n) - 1n;
+  return rule.conds.map((c) => {
+    const value = c.value & mask;
+    const valueTwo = c.op === "SCMP_CMP_MASKED_EQ" ? c.valueTwo & c.value & mask : 0n;
+    return { index: c.index, op: c.op, value, valueTwo };
+  });
+}
+
+function resolveRules(profile: Profile, arch: ArchInfo, known: Set<string>): Map<number, ArchRule[]> {
+  const byNr = new Map<number, ArchRule[]>();
+  const add = (nr: number, r: ArchRule) => {
+    let l = byNr.get(nr);
+    if (!l) byNr.set(nr, (l = []));
+    l.push(r);
+  };
+  const x86 = arch.name === "SCMP_ARCH_X86";
+  for (const rule of profile.rules) {
+    // runc leaves out rules whose action is the default one (libseccomp refuses them).
+    if (rule.ret === profile.defaultRet) {
+      for (const n of rule.names) if (n in arch.syscalls || (x86 && (n in X86_SOCKETCALL || n in X86_IPC))) known.add(n);
+      continue;
+    }
+    const conds = archConds(rule, arch);
+    for (const name of rule.names) {
+      const nr = arch.syscalls[name];
+      if (nr !== undefined) {
+        known.add(name);
+        add(nr, { ret: rule.ret, conds, origin: rule.origin, name });
+      }
+      // On x86 the socket and SysV IPC calls also go through socketcall(2)/ipc(2) with the
+      // call number in the first argument; libseccomp adds that rule too. We add it only
+      // for rules without argument checks: the multiplexed call's arguments sit in memory
+      // the filter cannot read, so a conditional rule cannot be carried over faithfully.
+      if (x86) {
+        const sc = X86_SOCKETCALL[name], ipc = X86_IPC[name];
+        const mux = sc !== undefined ? arch.syscalls.socketcall : ipc !== undefined ? arch.syscalls.ipc : undefined;
+        const call = sc ?? ipc;
+        if (mux !== undefined && call !== undefined) {
+          known.add(name);
+          if (conds.length === 0) {
+            add(mux, { ret: rule.ret, conds: [{ index: 0, op: "SCMP_CMP_EQ", value: BigInt(call), valueTwo: 0n }], origin: rule.origin, name });
+          }
+        }
+      }
+    }
+  }
+  return byNr;
+}
+
+const condsKey = (conds: readonly WordCond[]): string => conds.map((c) => `${c.index}:${c.op}:${c.value}:${c.valueTwo}`).join(",");
+
+/**
+ * The verdict of one syscall on one ABI. An unconditional rule decides alone (as in
+ * libseccomp); otherwise conditional rules are tried most restrictive action first, so
+ * when several match, the strictest wins — the kernel's rule for stacked filters.
+ */
+function verdict(arch: ArchInfo, rules: ArchRule[], defaultRet: number, errors: string[]): Leaf | undefined {
+  const uncond = rules.filter((r) => r.conds.length === 0);
+  if (uncond.length) {
+    const first = uncond[0] as ArchRule;
+    const other = uncond.find((r) => r.ret !== first.ret);
+    if (other) {
+      errors.push(`${P}.syscalls[${other.origin}]: "${other.name}" already has a different action in syscalls[${first.origin}] for every argument on ${arch.name} (libseccomp refuses this too)`);
+      return undefined;
+    }
+    return { kind: "ret", ret: first.ret };
+  }
+  const seen = new Map<string, ArchRule>();
+  const ordered: CondRule[] = [];
+  const sorted = [...rules].sort((a, b) => retPrecedence(a.ret) - retPrecedence(b.ret) || a.origin - b.origin);
+  for (const r of sorted) {
+    const key = condsKey(r.conds);
+    const prev = seen.get(key);
+    if (prev) {
+      if (prev.ret !== r.ret) {
+        const [a, b] = prev.origin < r.origin ? [prev, r] : [r, prev];
+        errors.push(`${P}.syscalls[${b.origin}]: "${b.name}" has the same argument checks as syscalls[${a.origin}] but a different action on ${arch.name} (libseccomp refuses this too)`);
+        return undefined;
+      }
+      continue;
+    }
+    seen.set(key, r);
+    ordered.push({ ret: r.ret, conds: r.conds });
+  }
+  return { kind: "args", bits: arch.bits, rules: ordered, fallback: defaultRet };
+}
+
+/** Compat ABIs (x86 and x32 on an x86_64 host) are rare; their numbers sit deeper. */
+const FOREIGN_ABI_WEIGHT = 0.05;
+
+/**
+ * How much a syscall's path length matters: allowed calls are what programs make all
+ * day; denied ones mostly fail once; argument-checked ones pay for their checks after
+ * the tree, so they get shorter tree paths.
+ */
+function syscallWeight(leaf: Leaf): number {
+  if (leaf.kind === "args") return 4;
+  return leaf.ret === RET_ALLOW ? 1 : 0.25;
+}
+
+/**
+ * Splits [0, 2^32) into runs of equal verdict for one audit token. Numbers outside
+ * every filtered ABI's range get the bad-arch verdict (x32 numbers when only x86_64 is
+ * filtered, and the reverse), numbers an ABI does not define get the default action.
+ */
+function segments(abis: ReadonlyArray<{ arch: ArchInfo; leaves: Map<number, Leaf> }>, defaultRet: number, native: ArchInfo): Segment[] {
+  type Point = { lo: number; hi: number; leaf: Leaf; weight: number };
+  const pts: Point[] = [];
+  const bad: Leaf = { kind: "ret", ret: BAD_ARCH_RET };
+  const dflt: Leaf = { kind: "ret", ret: defaultRet };
+  const ranges = abis.map((a) => a.arch.nrRange).sort((x, y) => x[0] - y[0]);
+  let cursor = 0;
+  for (const [lo, hi] of ranges) {
+    if (lo > cursor) pts.push({ lo: cursor, hi: lo - 1, leaf: bad, weight: 0 });
+    cursor = Math.max(cursor, hi);
+  }
+  if (cursor < 2 ** 32) pts.push({ lo: cursor, hi: 2 ** 32 - 1, leaf: bad, weight: 0 });
+  for (const { arch, leaves } of abis) {
+    const defined = new Set(Object.values(arch.syscalls));
+    const [lo, hi] = arch.nrRange;
+    const nrs = [...defined, ...leaves.keys()].filter((n) => n >= lo && n < hi);
+    const sortedNrs = [...new Set(nrs)].sort((a, b) => a - b);
+    let at = lo;
+    for (const nr of sortedNrs) {
+      if (nr > at) pts.push({ lo: at, hi: nr - 1, leaf: dflt, weight: 0 });
+      const leaf = leaves.get(nr) ?? dflt;
+      pts.push({ lo: nr, hi: nr, leaf, weight: defined.has(nr) ? syscallWeight(leaf) * (arch === native ? 1 : FOREIGN_ABI_WEIGHT) : 0 });
+      at = nr + 1;
+    }
+    if (at < hi) pts.push({ lo: at, hi: hi - 1, leaf: dflt, weight: 0 });
+  }
+  pts.sort((a, b) => a.lo - b.lo);
+  const out: Segment[] = [];
+  for (const p of pts) {
+    const last = out.at(-1);
+    if (last && last.hi + 1 === p.lo && leafKey(last.leaf) === leafKey(p.leaf)) {
+      last.hi = p.hi;
+      last.weight += p.weight;
+    } else out.push({ ...p });
+  }
+  // Ranges no defined syscall lives in are rare at run time but not impossible.
+  for (const s of out) s.weight += 0.01;
+  return out;
+}

@@ -1,0 +1,5 @@
+/** isola's seccomp compiler: OCI `linux.seccomp` → classic BPF, without libseccomp. */
+export { compileSeccomp, validateSeccomp, type CompiledSeccomp, type CompileOptions } from "./compile.ts";
+export { SeccompConfigError } from "./profile.ts";
+export { SeccompCache, profileHash, type SeccompStore } from "./cache.ts";
+export { resolveMobyProfile } from "./moby.ts";

@@ -1,0 +1,182 @@
+/**
+ * Reads syscall numbers out of the kernel's uapi headers (a tiny C preprocessor that
+ * knows just enough: #define, #undef, #if/#ifdef/#ifndef/#elif/#else/#endif with
+ * `defined`, integer arithmetic and comparisons). Pure: the caller passes the text.
+ * Used by scripts/gen-syscalls.ts and by the test that checks the committed tables.
+ */
+
+/** One generated table: which header, which predefined macros, which file it becomes. */
+export interface SyscallTableSpec {
+  /** the SCMP_ARCH_* name the table serves */
+  arch: string;
+  /** exported constant name in the generated module */
+  constName: string;
+  /** generated module, relative to src/seccomp/ */
+  file: string;
+  /** header path relative to /usr/include (Debian's linux-libc-dev) */
+  header: string;
+  /** macros the kernel's arch headers define before including the header */
+  predefined: Record<string, number>;
+}
+
+/**
+ * asm-generic/unistd.h serves aarch64 once arch/arm64/include/uapi/asm/unistd.h has set
+ * these wants; __BITS_PER_LONG is 64 there.
+ */
+export const TABLE_SPECS: readonly SyscallTableSpec[] = [
+  { arch: "SCMP_ARCH_X86_64", constName: "SYSCALLS_X86_64", file: "syscalls_x86_64.ts", header: "x86_64-linux-gnu/asm/unistd_64.h", predefined: {} },
+  { arch: "SCMP_ARCH_X86", constName: "SYSCALLS_X86", file: "syscalls_x86.ts", header: "x86_64-linux-gnu/asm/unistd_32.h", predefined: {} },
+  { arch: "SCMP_ARCH_X32", constName: "SYSCALLS_X32", file: "syscalls_x32.ts", header: "x86_64-linux-gnu/asm/unistd_x32.h", predefined: { __X32_SYSCALL_BIT: 0x40000000 } },
+  {
+    arch: "SCMP_ARCH_AARCH64",
+    constName: "SYSCALLS_AARCH64",
+    file: "syscalls_aarch64.ts",
+    header: "asm-generic/unistd.h",
+    predefined: {
+      __BITS_PER_LONG: 64,
+      __ARCH_WANT_RENAMEAT: 1,
+      __ARCH_WANT_NEW_STAT: 1,
+      __ARCH_WANT_SET_GET_RLIMIT: 1,
+      __ARCH_WANT_TIME32_SYSCALLS: 1,
+      __ARCH_WANT_SYS_CLONE3: 1,
+      __ARCH_WANT_MEMFD_SECRET: 1,
+    },
+  },
+];
+
+/** Macros named __NR_* that are bookkeeping, not syscalls. */
+const NOT_SYSCALLS = new Set(["syscalls", "arch_specific_syscall"]);
+
+/** Returns syscall name → number for every `__NR_<name>` the header defines under `predefined`. */
+export function parseSyscallHeader(text: string, predefined: Record<string, number>): Map<string, number> {
+  const macros = new Map<string, string>();
+  for (const [k, v] of Object.entries(predefined)) macros.set(k, String(v));
+  // Stack of [this branch active, some branch of this #if already taken].
+  const stack: Array<{ active: boolean; taken: boolean; parentActive: boolean }> = [];
+  const active = () => stack.every((s) => s.active);
+  const lines = text.replace(/\\\n/g, " ").replace(/\/\*[\s\S]*?\*\//g, " ").split("\n");
+  for (const raw of lines) {
+    const line = raw.trim();
+    const m = /^#\s*(\w+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const [, directive = "", rest = ""] = m;
+    switch (directive) {
+      case "ifdef":
+      case "ifndef": {
+        const def = macros.has(rest.trim());
+        const cond = directive === "ifdef" ? def : !def;
+        const parentActive = active();
+        stack.push({ active: cond, taken: cond, parentActive });
+        break;
+      }
+      case "if": {
+        const parentActive = active();
+        const cond = parentActive && evaluate(rest, macros) !== 0;
+        stack.push({ active: cond, taken: cond, parentActive });
+        break;
+      }
+      case "elif": {
+        const top = stack.at(-1);
+        if (!top) throw new Error("#elif without #if");
+        const cond = !top.taken && top.parentActive && evaluate(rest, macros) !== 0;
+        top.active = cond;
+        top.taken ||= cond;
+        break;
+      }
+      case "else": {
+        const top = stack.at(-1);
+        if (!top) throw new Error("#else without #if");
+        top.active = !top.taken;
+        top.taken = true;
+        break;
+      }
+      case "endif":
+        if (!stack.pop()) throw new Error("#endif without #if");
+        break;
+      case "define": {
+        if (!active()) break;
+        const d = /^(\w+)(\([^)]*\))?\s*(.*)$/.exec(rest);
+        if (d && !d[2]) macros.set(d[1] ?? "", (d[3] ?? "").trim());
+        break;
+      }
+      case "undef":
+        if (active()) macros.delete(rest.trim());
+        break;
+      default:
+        break; // #include, #error, #pragma: nothing to do for numbers
+    }
+  }
+  if (stack.length) throw new Error("unterminated #if");
+  const out = new Map<string, number>();
+  for (const name of macros.keys()) {
+    if (!name.startsWith("__NR_")) continue;
+    const sys = name.slice(5);
+    if (NOT_SYSCALLS.has(sys)) continue;
+    out.set(sys, evaluate(name, macros));
+  }
+  return out;
+}
+
+/** Renders the generated TypeScript module for one table (sorted by number, then name). */
+export function renderSyscallTable(spec: SyscallTableSpec, table: Map<string, number>): string {
+  const rows = [...table].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+  const body = rows.map(([n, v]) => `  ${/^[A-Za-z_$][\w$]*$/.test(n) ? n : JSON.stringify(n)}: ${v < 0x10000 ? v : "0x" + v.toString(16)},`).join("\n");
+  return (
+    `// Generated by scripts/gen-syscalls.ts from /usr/include/${spec.header}. Do not edit.\n` +
+    `/** ${spec.arch}: syscall name → number as seen in seccomp_data.nr. */\n` +
+    `export const ${spec.constName}: Readonly<Record<string, number>> = {\n${body}\n};\n`
+  );
+}
+
+// ---- expression evaluation (integers only) -------------------------------------------
+
+function evaluate(expr: string, macros: Map<string, string>, depth = 0): number {
+  if (depth > 32) throw new Error(`macro expansion too deep in ${expr}`);
+  const tokens = expr.match(/0[xX][0-9a-fA-F]+|\d+|\w+|\|\||&&|==|!=|<=|>=|<<|>>|[-+*()!<>|&~]/g) ?? [];
+  let i = 0;
+  const peek = () => tokens[i];
+  const next = () => tokens[i++];
+  const primary = (): number => {
+    const t = next();
+    if (t === undefined) throw new Error(`unexpected end of expression: ${expr}`);
+    if (t === "(") {
+      const v = or();
+      if (next() !== ")") throw new Error(`missing ) in ${expr}`);
+      return v;
+    }
+    if (t === "!") return primary() === 0 ? 1 : 0;
+    if (t === "-") return -primary();
+    if (t === "~") return ~primary();
+    if (t === "defined") {
+      const paren = peek() === "(";
+      if (paren) next();
+      const name = next() ?? "";
+      if (paren && next() !== ")") throw new Error(`missing ) after defined in ${expr}`);
+      return macros.has(name) ? 1 : 0;
+    }
+    if (/^\d/.test(t)) return Number.parseInt(t.replace(/[uUlL]+$/, ""), t.startsWith("0x") || t.startsWith("0X") ? 16 : 10);
+    const body = macros.get(t);
+    if (body === undefined) return 0; // undefined identifiers are 0 in #if, as in C
+    return body === "" ? 1 : evaluate(body, macros, depth + 1);
+  };
+  const binary = (ops: Record<string, (a: number, b: number) => number>, sub: () => number) => (): number => {
+    let v = sub();
+    for (let op = peek(); op !== undefined && op in ops; op = peek()) {
+      next();
+      v = (ops[op] as (a: number, b: number) => number)(v, sub());
+    }
+    return v;
+  };
+  const mul = binary({ "*": (a, b) => a * b }, primary);
+  const add = binary({ "+": (a, b) => a + b, "-": (a, b) => a - b }, mul);
+  const shift = binary({ "<<": (a, b) => a * 2 ** b, ">>": (a, b) => Math.floor(a / 2 ** b) }, add);
+  const rel = binary({ "<": (a, b) => +(a < b), ">": (a, b) => +(a > b), "<=": (a, b) => +(a <= b), ">=": (a, b) => +(a >= b) }, shift);
+  const eq = binary({ "==": (a, b) => +(a === b), "!=": (a, b) => +(a !== b) }, rel);
+  const bitand = binary({ "&": (a, b) => a & b }, eq);
+  const bitor = binary({ "|": (a, b) => a | b }, bitand);
+  const and = binary({ "&&": (a, b) => +(a !== 0 && b !== 0) }, bitor);
+  const or = binary({ "||": (a, b) => +(a !== 0 || b !== 0) }, and);
+  const v = or();
+  if (i !== tokens.length) throw new Error(`trailing tokens in ${expr}`);
+  return v;
+}
