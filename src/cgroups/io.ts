@@ -14,7 +14,7 @@ export function tryRead(path: string): string | undefined {
 
 /** Writes `value` with one write(2) on an existing file (cgroup files take one command per write). */
 export function writeFile(path: string, value: string): void {
-  const fd = fs.openSync(path, fs.constants.O_WRONLY);
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
   try {
     fs.writeSync(fd, value);
   } finally {

@@ -9,7 +9,7 @@ import { parseProcCgroup, resolveCgroupPath, UNIFIED } from "./paths.ts";
 import { emptyStats, parsePsi, readerOf, type Reader, type Stats } from "./stats.ts";
 import { validateResources } from "./validate.ts";
 import { watchOomFile } from "./oom.ts";
-import { effectiveDeviceRules } from "./devices.ts";
+import { effectiveDeviceRules, type DeviceRule } from "./devices.ts";
 import { hugepageSizes, hugetlbStats } from "./v1/hugetlb.ts";
 import { inheritWrites } from "./v1/cpuset.ts";
 import { FREEZER_STATE, isFrozenV1 } from "./v1/freezer.ts";
@@ -64,6 +64,8 @@ export interface OpenOptions {
   root?: string;
   /** Text of /proc/self/cgroup (tests); read when a container is created otherwise. */
   procSelfCgroup?: string;
+  /** Attaches a v2 device filter (tests replace it); default: compile to eBPF and attach with the native helper. */
+  attachDevices?: (dir: string, rules: DeviceRule[]) => void;
 }
 
 /** v1 hierarchies isola joins, in runc's order. "name=systemd" is joined but never configured. */
@@ -124,7 +126,7 @@ export function detectMounts(root: string): Mounts {
 /** Opens the manager for the host's layout; reads the mounts now, /proc/self/cgroup at first create. */
 export function openCgroupManager(opts: OpenOptions = {}): CgroupManager {
   const root = (opts.root ?? "/sys/fs/cgroup").replace(/\/+$/, "");
-  return new Manager(detectMounts(root), opts.procSelfCgroup);
+  return new Manager(detectMounts(root), opts.procSelfCgroup, opts.attachDevices ?? attachDeviceRules);
 }
 
 const reader = (dir: string): Reader => readerOf(dir, tryRead);
@@ -142,7 +144,11 @@ function errno(e: unknown): string | undefined {
 class Manager implements CgroupManager {
   readonly layout: Layout;
 
-  constructor(private readonly mounts: Mounts, private readonly procSelfCgroup: string | undefined) {
+  constructor(
+    private readonly mounts: Mounts,
+    private readonly procSelfCgroup: string | undefined,
+    private readonly attachDevices: (dir: string, rules: DeviceRule[]) => void,
+  ) {
     this.layout = mounts.layout;
   }
 
@@ -245,7 +251,7 @@ class Manager implements CgroupManager {
   }
 
   private apply(record: CgroupRecord, r: LinuxResources, updating: boolean, rootless: boolean): void {
-    for (const m of v1.CONTROLLERS) {
+    for (const m of record.layout === "v2" ? [] : v1.CONTROLLERS) {
       const dir = record.paths[m.name];
       const isDevices = m.name === "devices";
       const wanted = isDevices ? (!updating || r.devices !== undefined) && !rootless : m.needs(r);
@@ -276,7 +282,7 @@ class Manager implements CgroupManager {
       applyWrites(udir, m.writes(r, { current: reader(udir), updating }));
     }
     if (record.layout === "v2" && (!updating || r.devices !== undefined) && !rootless) {
-      attachDeviceRules(udir, effectiveDeviceRules(r.devices));
+      this.attachDevices(udir, effectiveDeviceRules(r.devices));
     }
     applyWrites(udir, unifiedWrites(r));
   }
