@@ -245,7 +245,7 @@ const FOREIGN_ABI_WEIGHT = 0.05;
  * the tree, so they get shorter tree paths.
  */
 function syscallWeight(leaf: Leaf): number {
-  if (leaf.kind === "args") return 4;
+  if (leaf.kind === "args") return 16;
   return leaf.ret === RET_ALLOW ? 1 : 0.25;
 }
 

@@ -18,6 +18,8 @@ export interface SeccompData {
 export interface BpfRun {
   ret: number;
   executed: number;
+  /** with `trace`: seccomp_data offsets loaded and opcodes executed on this path */
+  trace?: { offsets: Set<number>; codes: Set<number> };
 }
 
 /** Serialises seccomp_data into its 64-byte little-endian layout. */
@@ -31,19 +33,23 @@ export function seccompDataBytes(d: SeccompData): DataView {
 }
 
 /** Runs a program on one syscall; throws on anything the kernel's verifier would refuse at run time. */
-export function runBpf(program: Uint8Array | readonly Insn[], data: SeccompData): BpfRun {
+export function runBpf(program: Uint8Array | readonly Insn[], data: SeccompData, opts: { trace?: boolean } = {}): BpfRun {
   const insns = program instanceof Uint8Array ? decodeProgram(program) : program;
+  const trace = opts.trace ? { offsets: new Set<number>(), codes: new Set<number>() } : undefined;
+  const done = (ret: number): BpfRun => (trace ? { ret, executed, trace } : { ret, executed });
   const mem = seccompDataBytes(data);
   const scratch = new Uint32Array(16);
   let a = 0, x = 0, pc = 0, executed = 0;
   const load = (off: number): number => {
     if (off < 0 || off + 4 > 64 || off % 4 !== 0) throw new Error(`pc ${pc}: load at offset ${off} outside seccomp_data`);
+    trace?.offsets.add(off);
     return mem.getUint32(off, true);
   };
   for (;;) {
     const ins = insns[pc];
     if (!ins) throw new Error(`pc ${pc}: ran off the end of the program`);
     executed++;
+    trace?.codes.add(ins.code);
     const cls = ins.code & 0x07;
     const src = ins.code & 0x08 ? x : ins.k >>> 0;
     let next = pc + 1;
@@ -73,13 +79,13 @@ export function runBpf(program: Uint8Array | readonly Insn[], data: SeccompData)
           case 0x00: a = (a + src) >>> 0; break;
           case 0x10: a = (a - src) >>> 0; break;
           case 0x20: a = Math.imul(a, src) >>> 0; break;
-          case 0x30: if (src === 0) return { ret: 0, executed }; a = Math.floor(a / src) >>> 0; break;
+          case 0x30: if (src === 0) return done(0); a = Math.floor(a / src) >>> 0; break;
           case 0x40: a = (a | src) >>> 0; break;
           case 0x50: a = (a & src) >>> 0; break;
           case 0x60: a = src >= 32 ? 0 : (a << src) >>> 0; break;
           case 0x70: a = src >= 32 ? 0 : a >>> src; break;
           case 0x80: a = -a >>> 0; break;
-          case 0x90: if (src === 0) return { ret: 0, executed }; a = (a % src) >>> 0; break;
+          case 0x90: if (src === 0) return done(0); a = (a % src) >>> 0; break;
           case 0xa0: a = (a ^ src) >>> 0; break;
           default: throw new Error(`pc ${pc}: unsupported alu ${ins.code.toString(16)}`);
         }
@@ -102,7 +108,7 @@ export function runBpf(program: Uint8Array | readonly Insn[], data: SeccompData)
         break;
       }
       case 0x06: // RET
-        return { ret: (ins.code & 0x18) === 0x10 ? a : ins.k >>> 0, executed };
+        return done((ins.code & 0x18) === 0x10 ? a : ins.k >>> 0);
       case 0x07: // MISC
         if (ins.code & 0x80) a = x; else x = a;
         break;
