@@ -294,21 +294,21 @@ static int open_root(const char *root)
 }
 
 /* Resolves dest inside root without leaving it, creating missing components
- * (directories, and the last one as `create` says). Returns an O_PATH fd. */
-static int resolve_in_root(const char *root, const char *dest, int create)
+ * (directories, and the last one as `create` says). A dangling symlink on the
+ * way is followed inside the root and its target created, as runc's
+ * MkdirAllInRoot does. Returns an O_PATH fd. */
+static int resolve_in_root_at(int rootfd, const char *root, const char *dest, int create, int depth)
 {
-	int rootfd = open_root(root);
 	int fd = open_in_root_flags(rootfd, dest, O_PATH);
 	if (fd >= 0 || errno != ENOENT || create == CREATE_NONE) {
-		int e = errno;
-		close(rootfd);
 		if (fd < 0)
-			fail(e, "resolve %s in %s", dest, root);
+			fail(errno, "resolve %s in %s", dest, root);
 		return fd;
 	}
+	if (depth > 40)
+		fail(ELOOP, "resolve %s in %s", dest, root);
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof buf, "%s", dest);
-	size_t len = strlen(buf);
 	char *p = buf;
 	while (*p == '/')
 		p++;
@@ -322,29 +322,41 @@ static int resolve_in_root(const char *root, const char *dest, int create)
 			fd = open_in_root_flags(rootfd, buf, O_PATH);
 			if (fd < 0 && errno == ENOENT) {
 				char *base = strrchr(buf, '/');
-				int parent;
-				const char *name;
-				if (base && base != buf) {
+				const char *name = base ? base + 1 : buf;
+				if (base)
 					*base = 0;
-					parent = open_in_root_flags(rootfd, buf, O_PATH | O_DIRECTORY);
-					*base = '/';
-					name = base + 1;
-				} else {
-					parent = open_in_root_flags(rootfd, "/", O_PATH | O_DIRECTORY);
-					name = base ? base + 1 : buf;
-				}
+				int parent = open_in_root_flags(rootfd, base && base != buf ? buf : "/", O_PATH | O_DIRECTORY);
 				if (parent < 0)
-					fail(errno, "resolve parent of %s in %s", buf, root);
+					fail(errno, "resolve parent of %s in %s", dest, root);
+				char link[PATH_MAX];
+				ssize_t n = readlinkat(parent, name, link, sizeof link - 1);
+				if (n > 0) {
+					/* a dangling symlink: continue from its target, inside the root */
+					link[n] = 0;
+					char next[3 * PATH_MAX];
+					const char *rest = last ? "" : slash + 1;
+					int len;
+					if (link[0] == '/')
+						len = snprintf(next, sizeof next, "%s%s%s", link, *rest ? "/" : "", rest);
+					else
+						len = snprintf(next, sizeof next, "%s/%s%s%s", base && base != buf ? buf : "", link, *rest ? "/" : "", rest);
+					if (len < 0 || len >= PATH_MAX)
+						fail(ENAMETOOLONG, "resolve %s in %s", dest, root);
+					close(parent);
+					return resolve_in_root_at(rootfd, root, next, create, depth + 1);
+				}
 				if (last && create == CREATE_FILE) {
 					int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 					if (f < 0 && errno != EEXIST)
-						fail(errno, "create file %s in %s", buf, root);
+						fail(errno, "create file %s in %s", dest, root);
 					if (f >= 0)
 						close(f);
 				} else if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
-					fail(errno, "mkdir %s in %s", buf, root);
+					fail(errno, "mkdir %s in %s", dest, root);
 				}
 				close(parent);
+				if (base)
+					*base = '/';
 				fd = open_in_root_flags(rootfd, buf, O_PATH);
 			}
 			if (fd < 0)
@@ -356,9 +368,14 @@ static int resolve_in_root(const char *root, const char *dest, int create)
 			break;
 		*slash = '/';
 		p = slash + 1;
-		if ((size_t)(p - buf) >= len)
-			break;
 	}
+	return fd;
+}
+
+static int resolve_in_root(const char *root, const char *dest, int create)
+{
+	int rootfd = open_root(root);
+	int fd = resolve_in_root_at(rootfd, root, dest, create, 0);
 	close(rootfd);
 	return fd;
 }
@@ -692,6 +709,8 @@ static void run_step(const struct step *st)
 		unlink(S(st, 0));
 		if (mkfifo(S(st, 0), (mode_t)N(st, 1)) < 0)
 			fail(errno, "mkfifo %s", S(st, 0));
+		if (chmod(S(st, 0), (mode_t)N(st, 1)) < 0) /* exact mode, whatever the umask */
+			fail(errno, "chmod %s", S(st, 0));
 		break;
 	case STEP_OPEN_EXEC_FIFO:
 		fifo_fd = open(S(st, 0), O_PATH | O_CLOEXEC);

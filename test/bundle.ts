@@ -36,6 +36,7 @@ export function makeRootfs(dir: string): void {
 /** A bundle dir (rootfs + config.json) whose config is the default spec adjusted by `edit`. */
 export function makeBundle(edit?: (spec: Spec) => void, parent = os.tmpdir()): string {
   const bundle = fs.mkdtempSync(path.join(parent, "isola-bundle-"));
+  fs.chmodSync(bundle, 0o755); // reachable by a container's mapped root in a user namespace
   makeRootfs(path.join(bundle, "rootfs"));
   const spec = defaultSpec();
   spec.process!.terminal = false;

@@ -250,6 +250,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
+  // no top-level await: the bytecode-compiled binary is a CommonJS bundle
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -1,0 +1,228 @@
+// Integration: what a container sees from inside matches its config (root only).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
+import { hostMountsUnder, isRoot, Runtime, uniqueId } from "../../test/harness.ts";
+import type { Spec } from "../oci/types.ts";
+
+const rt = new Runtime();
+let bundle = "";
+let base: Spec;
+
+beforeAll(() => {
+  bundle = makeBundle();
+  base = readSpec(bundle);
+});
+afterAll(() => {
+  rt.cleanup();
+  fs.rmSync(bundle, { recursive: true, force: true });
+});
+
+/** Runs `sh -c script` in a container whose config is the base adjusted by edit; returns stdout. */
+function inside(script: string, edit?: (s: Spec) => void): { code: number; out: string; err: string } {
+  const spec: Spec = structuredClone(base);
+  spec.process!.args = ["sh", "-c", script];
+  edit?.(spec);
+  writeSpec(bundle, spec);
+  const r = rt.run(["run", "-b", bundle, uniqueId("iso")]);
+  return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
+}
+
+const hostNs = (t: string) => fs.readlinkSync(`/proc/self/ns/${t}`);
+
+describe.skipIf(!isRoot)("isolation", () => {
+  test("every namespace is new: inodes differ from the host's", () => {
+    const types = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "time", "user"];
+    const r = inside(`for t in ${types.join(" ")}; do readlink /proc/self/ns/$t; done; echo $$`, (s) => {
+      s.linux!.namespaces!.push({ type: "time" }, { type: "user" });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // a user namespace that doesn't own the host's files: keep the rootfs readable and skip devices' mknod
+      s.root!.readonly = false;
+    });
+    expect(r.err).toBe("");
+    const lines = r.out.split("\n");
+    types.forEach((t, i) => {
+      expect(lines[i]).toMatch(new RegExp(`^${t}:\\[\\d+\\]$`));
+      expect(lines[i]).not.toBe(hostNs(t));
+    });
+    expect(lines[types.length]).toBe("1"); // PID 1 in its own pid namespace
+  });
+
+  test("a namespace joined by path is the one at that path", () => {
+    const idA = uniqueId("holder");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "60"];
+    writeSpec(bundle, spec);
+    expect(rt.run(["run", "-d", "-b", bundle, idA]).code).toBe(0);
+    try {
+      const pidA = JSON.parse(rt.run(["state", idA]).stdout).pid as number;
+      const netA = fs.readlinkSync(`/proc/${pidA}/ns/net`);
+      const utsA = fs.readlinkSync(`/proc/${pidA}/ns/uts`);
+      const r = inside("readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname", (s) => {
+        s.hostname = undefined as unknown as string;
+        delete s.hostname;
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === "network" ? { type: "network", path: `/proc/${pidA}/ns/net` } : n.type === "uts" ? { type: "uts", path: `/proc/${pidA}/ns/uts` } : n,
+        );
+      });
+      expect(r.err).toBe("");
+      expect(r.out.split("\n")).toEqual([netA, utsA, "isola"]);
+    } finally {
+      rt.run(["delete", "--force", idA]);
+    }
+  });
+
+  test("hostname, domainname, env, cwd (created), user, groups, umask", () => {
+    const r = inside('hostname; cat /proc/sys/kernel/domainname; echo "$FOO"; pwd; id -u; id -g; cat /proc/self/status | grep ^Groups; umask', (s) => {
+      s.hostname = "box1";
+      s.domainname = "example.test";
+      s.process!.env!.push("FOO=bar baz");
+      s.process!.cwd = "/work/dir";
+      s.process!.user = { uid: 1000, gid: 1001, additionalGids: [2000, 2001], umask: 0o027 };
+      s.root!.readonly = false;
+    });
+    expect(r.err).toBe("");
+    expect(r.out.split("\n")).toEqual(["box1", "example.test", "bar baz", "/work/dir", "1000", "1001", "Groups:\t2000 2001 ", "0027"]);
+  });
+
+  test("no host supplementary groups leak in when additionalGids is empty", () => {
+    const r = inside("grep ^Groups /proc/self/status");
+    expect(r.out).toBe("Groups:");
+  });
+
+  test("rlimits and oomScoreAdj are applied", () => {
+    const r = inside("ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj", (s) => {
+      s.process!.rlimits = [
+        { type: "RLIMIT_NOFILE", soft: 512, hard: 800 },
+        { type: "RLIMIT_CORE", soft: 0, hard: 0 },
+      ];
+      s.process!.oomScoreAdj = 500;
+    });
+    expect(r.err).toBe("");
+    expect(r.out.split("\n")).toEqual(["512", "800", "0", "500"]);
+  });
+
+  test("mounts: tmpfs options, read-only bind of a directory, a file bound onto a file, propagation", () => {
+    const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "isola-src-"));
+    fs.writeFileSync(path.join(hostDir, "hello"), "from host\n");
+    const hostFile = path.join(hostDir, "hello");
+    try {
+      const r = inside(
+        "grep -E ' /(data|scratch|etc/hostfile) ' /proc/self/mountinfo | cut -d' ' -f5,6,7; cat /data/hello /etc/hostfile; touch /data/x 2>&1 | grep -c Read-only; touch /scratch/ok && echo writable",
+        (s) => {
+          s.mounts!.push(
+            { destination: "/data", type: "bind", source: hostDir, options: ["rbind", "ro", "nosuid", "private"] },
+            { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["noexec", "nodev", "size=1m", "mode=700"] },
+            { destination: "/etc/hostfile", type: "bind", source: hostFile, options: ["bind", "ro"] },
+          );
+        },
+      );
+      expect(r.err).toBe("");
+      const lines = r.out.split("\n");
+      expect(lines).toContain("/data ro,nosuid,relatime -");
+      expect(lines.find((l) => l.startsWith("/scratch "))).toMatch(/^\/scratch rw,nodev,noexec/);
+      expect(lines.find((l) => l.startsWith("/etc/hostfile "))).toMatch(/^\/etc\/hostfile ro/);
+      expect(lines.filter((l) => l === "from host").length).toBe(2);
+      expect(lines).toContain("1");
+      expect(lines).toContain("writable");
+      expect(fs.existsSync(path.join(hostDir, "x"))).toBe(false);
+      expect(hostMountsUnder(hostDir).filter((l) => l.includes("isola-bundle"))).toEqual([]);
+    } finally {
+      fs.rmSync(hostDir, { recursive: true, force: true });
+    }
+  });
+
+  test("a mount destination that is a symlink out of the rootfs stays inside it", () => {
+    const rootfs = path.join(bundle, "rootfs");
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), "isola-outside-"));
+    fs.symlinkSync(outside, path.join(rootfs, "escape"));
+    try {
+      const r = inside("grep ' /tmp/isola-outside' /proc/self/mountinfo | wc -l; ls -d /tmp/isola-outside-*/marker", (s) => {
+        s.mounts!.push({ destination: "/escape/marker", type: "tmpfs", source: "tmpfs", options: [] });
+      });
+      expect(r.code).toBe(0);
+      // the tmpfs landed at <rootfs>/tmp/isola-outside-*/marker (the symlink resolved inside the root), not on the host
+      expect(fs.existsSync(path.join(outside, "marker"))).toBe(false);
+      expect(r.out.split("\n")[1]).toMatch(/^\/tmp\/isola-outside-.*\/marker$/);
+    } finally {
+      fs.rmSync(path.join(rootfs, "escape"));
+      fs.rmSync(path.join(rootfs, "tmp"), { recursive: true, force: true });
+      fs.mkdirSync(path.join(rootfs, "tmp"), { mode: 0o1777 });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test("masked paths are unreadable, read-only paths unwritable, root read-only", () => {
+    const r = inside(
+      "cat /proc/kcore 2>/dev/null | wc -c; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo ro-sys; touch /newfile 2>/dev/null || echo ro-root",
+    );
+    expect(r.out.split("\n")).toEqual(["0", "0", "ro-sys", "ro-root"]);
+  });
+
+  test("devices: defaults and linux.devices with mode and owner; /dev symlinks", () => {
+    const r = inside("stat -c '%n %F %t:%T %a %u:%g' /dev/null /dev/urandom /dev/mydev /dev/fifo0; for l in ptmx fd stdin; do readlink /dev/$l; done", (s) => {
+      s.linux!.devices = [
+        { type: "c", path: "/dev/mydev", major: 1, minor: 3, fileMode: 0o640, uid: 1000, gid: 1000 },
+        { type: "p", path: "/dev/fifo0", fileMode: 0o600 },
+      ];
+    });
+    expect(r.err).toBe("");
+    expect(r.out.split("\n")).toEqual([
+      "/dev/null character special file 1:3 666 0:0",
+      "/dev/urandom character special file 1:9 666 0:0",
+      "/dev/mydev character special file 1:3 640 1000:1000",
+      "/dev/fifo0 fifo 0:0 600 0:0",
+      "pts/ptmx",
+      "/proc/self/fd",
+      "/proc/self/fd/0",
+    ]);
+  });
+
+  test("sysctl is set in the container's own namespaces", () => {
+    const hostForward = fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8");
+    const r = inside("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax", (s) => {
+      s.linux!.sysctl = { "net.ipv4.ip_forward": "1", "kernel.msgmax": "4096" };
+    });
+    expect(r.err).toBe("");
+    expect(r.out.split("\n")).toEqual(["1", "4096"]);
+    expect(fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8")).toBe(hostForward);
+  });
+
+  test("time namespace offsets move the container's boottime clock", () => {
+    const r = inside("cut -d. -f1 /proc/uptime", (s) => {
+      s.linux!.namespaces!.push({ type: "time" });
+      s.linux!.timeOffsets = { boottime: { secs: 86400 * 365, nanosecs: 0 }, monotonic: { secs: 1000 } };
+    });
+    expect(r.err).toBe("");
+    const hostUptime = Number(fs.readFileSync("/proc/uptime", "utf8").split(".")[0]);
+    expect(Number(r.out)).toBeGreaterThanOrEqual(hostUptime + 86400 * 365 - 5);
+  });
+
+  test("capabilities: the configured sets, nothing more", () => {
+    const r = inside("grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status | tr -s '\\t' ' '; grep NoNewPrivs /proc/self/status | tr -s '\\t' ' '");
+    // default spec: AUDIT_WRITE(29) KILL(5) NET_BIND_SERVICE(10) = 0x20000420
+    expect(r.out.split("\n")).toEqual([
+      "CapInh: 0000000000000000",
+      "CapPrm: 0000000020000420",
+      "CapEff: 0000000020000420",
+      "CapBnd: 0000000020000420",
+      "CapAmb: 0000000000000000",
+      "NoNewPrivs: 1",
+    ]);
+  });
+
+  test("the caller's stdin and stdout pass through, and only preserved fds are open", () => {
+    const r = rt.run(["run", "-b", bundle, uniqueId("stdio")], { stdin: "hello stdin\n" });
+    expect(r.code).toBe(0);
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sh", "-c", "cat; ls /proc/self/fd | sort -n | tr '\\n' ' '"];
+    writeSpec(bundle, spec);
+    const r2 = rt.run(["run", "-b", bundle, uniqueId("stdio")], { stdin: "hello stdin\n" });
+    expect(r2.stderr).toBe("");
+    // 0,1,2 and the fd ls itself opens (3)
+    expect(r2.stdout).toBe("hello stdin\n0 1 2 3 ");
+  });
+});
