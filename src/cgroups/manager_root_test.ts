@@ -23,7 +23,7 @@ const mgr = () => m as CgroupManager;
 class InCgroup {
   readonly proc: ReturnType<typeof Bun.spawn>;
   private out = "";
-  private reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> };
+  private reader: { read(): Promise<{ value?: Uint8Array | undefined; done: boolean }> };
   constructor(procsFiles: string[], script: string) {
     this.proc = Bun.spawn(["sh", "-c", 'for f in "$@"; do echo $$ > "$f" || exit 99; done; echo ready; eval "$ISOLA_SCRIPT"', "sh", ...procsFiles], {
       env: { ...process.env, ISOLA_SCRIPT: script },
