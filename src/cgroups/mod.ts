@@ -8,3 +8,5 @@ export type { Stats } from "./stats.ts";
 export { sharesToWeight, blkioWeightToIoWeight, swapToV2 } from "./convert.ts";
 export { compileDeviceFilter, encodeProgram, disassemble } from "./v2/device_filter.ts";
 export { DEFAULT_ALLOWED_DEVICES, effectiveDeviceRules } from "./devices.ts";
+export { formatEvent, stringifyExact } from "./events.ts";
+export { attachDeviceRules, attachedDevicePrograms, deviceHelperPath } from "./v2/devices.ts";
