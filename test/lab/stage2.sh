@@ -1,0 +1,21 @@
+#!/bin/sh
+# Second stage, in the guest's root (the host's root read-only + a tmpfs overlay): a cgroup2-only
+# /sys/fs/cgroup (the kernel was booted with cgroup_no_v1=all), the command from the host, its
+# exit status written back to /run/isola-lab/status, then power off.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+hostname isola-lab
+export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ISOLA_LAB=1
+. /run/isola-lab/env
+cd "$(cat /run/isola-lab/cwd)" || echo "isola-lab: no such directory: $(cat /run/isola-lab/cwd)"
+sh /run/isola-lab/cmd < /dev/null > /dev/console 2>&1
+echo $? > /run/isola-lab/status
+sync
+echo o > /proc/sysrq-trigger
+sleep 10
