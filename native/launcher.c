@@ -135,12 +135,20 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/* One write per message: stage 1 and stage 2 share the channel to stage 0,
+ * and a message split over two writes could interleave with the other's. */
 static int send_msg(int fd, uint32_t type, const void *payload, uint32_t len)
 {
-	uint32_t hdr[2] = { type, len };
-	if (write_all(fd, hdr, sizeof hdr) < 0)
+	char *buf = malloc(8 + (size_t)len);
+	if (!buf)
 		return -1;
-	return len ? write_all(fd, payload, len) : 0;
+	memcpy(buf, &type, 4);
+	memcpy(buf + 4, &len, 4);
+	if (len)
+		memcpy(buf + 8, payload, len);
+	int r = write_all(fd, buf, 8 + (size_t)len);
+	free(buf);
+	return r;
 }
 
 /* Receives one message; *payload is malloc'd and NUL-terminated. */
@@ -1097,10 +1105,20 @@ int main(int argc, char **argv)
 			_exit(1);
 		free(payload);
 		run_section(SECTION_STAGE1);
+		/* The init waits until its pid has been reported, so the runtime
+		 * always learns the pid before any message from the init. */
+		int gate[2];
+		if (pipe2(gate, O_CLOEXEC) < 0)
+			fail(errno, "pipe");
 		pid_t init = fork();
 		if (init < 0)
 			fail(errno, "fork container init");
 		if (init == 0) {
+			char c;
+			close(gate[1]);
+			while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+				;
+			close(gate[0]);
 			run_section(SECTION_INIT);
 			cur_section = SECTION_INIT;
 			fail(EINVAL, "launch plan ended without EXEC");
@@ -1108,7 +1126,7 @@ int main(int argc, char **argv)
 		char num[24];
 		int n = snprintf(num, sizeof num, "%d", init);
 		send_msg(chan_fd, MSG_PID, num, (uint32_t)n);
-		_exit(0);
+		_exit(0); /* closes the gate: the init goes on */
 	}
 	/* stage 0 */
 	child_pid = pid;

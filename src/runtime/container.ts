@@ -198,15 +198,21 @@ function releaseInit(root: string, rec: ContainerRecord): void {
   }
   try {
     const buf = Buffer.alloc(1);
-    for (;;) {
-      let n = 0;
+    const readByte = () => {
       try {
-        n = fs.readSync(fd, buf, 0, 1, null);
+        return fs.readSync(fd, buf, 0, 1, null) === 1;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+        return false;
       }
-      if (n === 1) break;
-      if (!initAlive(rec)) throw new ContainerError(`cannot start container ${rec.id}: its init process exited`);
+    };
+    // The init, blocked opening the fifo for writing, writes one byte once we opened it.
+    // A short-lived program may have exec'd and exited by the time we look: read once more.
+    while (!readByte()) {
+      if (!initAlive(rec)) {
+        if (readByte()) break;
+        throw new ContainerError(`cannot start container ${rec.id}: its init process exited`);
+      }
       Bun.sleepSync(0.2);
     }
   } finally {

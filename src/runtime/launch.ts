@@ -171,6 +171,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
         }
         break;
       case Msg.READY: {
+        if (!pid) return fail(new LaunchError("", "the launcher reported ready before the container's pid"));
         try {
           await handlers.onReady();
         } catch (e) {
