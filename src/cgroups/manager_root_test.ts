@@ -302,6 +302,12 @@ run(`cgroups on this host (${m?.layout})`, () => {
     }, `/${TAG}-abs/x`);
   });
 
+  (m !== undefined && m.layout !== "v1" ? test : test.skip)("unified keys are written to the cgroup2 directory (hybrid and v2)", async () => {
+    await withCgroup({ unified: { "cgroup.max.depth": "3" } }, async (rec) => {
+      expect(fs.readFileSync(`${rec.paths.unified}/cgroup.max.depth`, "utf8").trim()).toBe("3");
+    });
+  });
+
   test("destroy removes sub-cgroups a container made", async () => {
     await withCgroup({}, async (rec) => {
       for (const d of new Set(Object.values(rec.paths))) fs.mkdirSync(`${d}/inner`);

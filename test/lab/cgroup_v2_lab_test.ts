@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { labUnavailable, runInLab } from "./lab.ts";
 
-const GUEST_TESTS = ["./src/cgroups/manager_root_test.ts"];
+const GUEST_TESTS = ["./src/cgroups/manager_root_test.ts", "./src/cgroups/v2_root_test.ts"];
 const why = labUnavailable();
 if (why) console.log(`skipping the cgroup v2 lab: ${why}`);
 
