@@ -323,8 +323,8 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
 function compileCgroupMount(b: Builder, m: Mount, dest: string, flags: number, origin: string, opts: CompileOptions, ns: NsContext) {
   const root = opts.rootfs;
   const host = opts.host;
-  if (ns.inUserNs && !ns.newCgroup) {
-    // cgroup filesystems can't be mounted from a user namespace without its own cgroup namespace
+  if (ns.inUserNs && (host.cgroupLayout !== "v2" || !ns.newCgroup)) {
+    // From a user namespace the kernel mounts only cgroup2, and only with a cgroup namespace of its own: bind the host's.
     b.add("INIT", "MOUNT_IN_ROOT", [root, "/sys/fs/cgroup", dest, "", MS.BIND | MS.REC, "", Create.DIR], origin);
     b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | (flags & ~MS.REC), ""], origin);
     return;

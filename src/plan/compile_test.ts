@@ -1,0 +1,96 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { defaultSpec } from "../oci/defaults.ts";
+import type { Spec } from "../oci/types.ts";
+import { CLONE, compilePlan, PlanError, type CompileOptions } from "./compile.ts";
+import { encodePlan } from "./encode.ts";
+import { MS, parseMountOptions } from "./mountopts.ts";
+import { renderPlan } from "./render.ts";
+
+const opts = (over: Partial<CompileOptions> = {}): CompileOptions => ({
+  id: "c1",
+  bundle: "/b",
+  rootfs: "/b/rootfs",
+  execFifo: "/run/isola/c1/exec.fifo",
+  host: { sourceKinds: { "/host/data": "dir", "/host/file": "file" }, cgroupLayout: "hybrid", cgroupV1Hierarchies: ["cpu,cpuacct", "memory", "name=systemd"] },
+  ...over,
+});
+
+function golden(name: string, text: string) {
+  const file = new URL(`./testdata/${name}.plan.txt`, import.meta.url);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(file, text);
+  expect(text).toBe(readFileSync(file, "utf8"));
+}
+
+describe("compilePlan", () => {
+  test("golden: runc's default spec", () => {
+    golden("default", renderPlan(compilePlan(defaultSpec(), opts())));
+  });
+
+  test("golden: user namespace, joined namespaces, binds, devices, hooks, seccomp, --no-pivot", () => {
+    const s = defaultSpec();
+    s.process!.user = { uid: 1000, gid: 1000, additionalGids: [10], umask: 0o077 };
+    s.process!.cwd = "/home/app";
+    s.process!.oomScoreAdj = 100;
+    s.linux!.namespaces = [{ type: "user" }, { type: "mount" }, { type: "pid" }, { type: "network", path: "/var/run/netns/n1" }, { type: "time" }, { type: "cgroup" }];
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.timeOffsets = { monotonic: { secs: 10 } };
+    s.linux!.devices = [{ type: "c", path: "/dev/fuse", major: 10, minor: 229 }];
+    s.linux!.rootfsPropagation = "rshared";
+    s.mounts!.push(
+      { destination: "/data", type: "bind", source: "/host/data", options: ["rbind", "ro", "rprivate"] },
+      { destination: "/etc/f", source: "/host/file", options: ["bind"] },
+    );
+    s.hooks = { createContainer: [{ path: "/hook", args: ["hook", "x"], env: ["A=1"], timeout: 3 }], startContainer: [{ path: "/s" }] };
+    const plan = compilePlan(s, opts({ noPivot: true, noNewKeyring: true, preserveFds: 2, cgroupProcsFiles: ["/sys/fs/cgroup/memory/x/cgroup.procs"], seccomp: { flags: 0, program: new Uint8Array(16) } }));
+    expect(plan.cloneFlags).toBe(CLONE.NEWUSER);
+    expect(plan.syncs).toEqual(["createRuntime"]);
+    golden("userns", renderPlan(plan));
+  });
+
+  test("the encoding starts with its length and the magic", () => {
+    const bytes = encodePlan(compilePlan(defaultSpec(), opts()));
+    const dv = new DataView(bytes.buffer);
+    expect(dv.getUint32(0, true)).toBe(bytes.length - 4);
+    expect(dv.getUint32(4, true)).toBe(0x504f5349);
+  });
+
+  test("errors name the field", () => {
+    const s: Spec = defaultSpec();
+    s.mounts!.push({ destination: "/x", type: "bind", source: "/nope", options: ["bind"] });
+    expect(() => compilePlan(s, opts())).toThrow(new PlanError("mounts[7].source", "/nope does not exist (expected a file or directory to bind)"));
+    const t = defaultSpec();
+    t.linux!.namespaces = t.linux!.namespaces!.filter((n) => n.type !== "mount");
+    expect(() => compilePlan(t, opts())).toThrow(/linux.namespaces: a new mount namespace is required/);
+    const u = defaultSpec();
+    u.mounts!.push({ destination: "/y", type: "tmpfs", source: "tmpfs", options: ["rro"] });
+    expect(() => compilePlan(u, opts())).toThrow(/mounts\[7\].options: "rro" not supported/);
+  });
+
+  test("ambient capabilities are raised only when permitted and inheritable", () => {
+    const s = defaultSpec();
+    s.process!.capabilities!.inheritable = ["CAP_KILL"];
+    const caps = compilePlan(s, opts()).sections.INIT.find((x) => x.step === "CAPS")!;
+    expect(caps.args[3]).toBe(1n << 5n);
+  });
+
+  test("a non-root user without capabilities in the config gets none", () => {
+    const s = defaultSpec();
+    delete s.process!.capabilities;
+    s.process!.user = { uid: 5, gid: 5 };
+    const caps = compilePlan(s, opts()).sections.INIT.find((x) => x.step === "CAPS")!;
+    expect(caps.args).toEqual([0n, 0n, 0n, 0n]);
+  });
+});
+
+describe("parseMountOptions", () => {
+  test("flags, clears, propagation and data as runc parses them", () => {
+    const p = parseMountOptions(["rbind", "ro", "nosuid", "rw", "noexec", "rslave", "size=1m", "mode=755"], undefined);
+    expect(p.bind).toBe(true);
+    expect(p.flags).toBe(MS.BIND | MS.REC | MS.NOSUID | MS.NOEXEC);
+    expect(p.remountFlags).toBe(MS.NOSUID | MS.NOEXEC);
+    expect(p.propagation).toEqual([MS.SLAVE | MS.REC]);
+    expect(p.data).toBe("size=1m,mode=755");
+  });
+});
