@@ -18,6 +18,8 @@ import { attachDeviceRules } from "./v2/devices.ts";
 import { miscStats } from "./v2/misc.ts";
 import { unifiedControllers, unifiedWrites } from "./v2/unified.ts";
 import * as v1 from "./v1/mod.ts";
+import { netCls as netClsV1 } from "./v1/net_cls.ts";
+import { netPrio as netPrioV1 } from "./v1/net_prio.ts";
 import * as v2 from "./v2/mod.ts";
 
 export type Layout = "v1" | "v2" | "hybrid";
@@ -257,7 +259,9 @@ class Manager implements CgroupManager {
       const wanted = isDevices ? (!updating || r.devices !== undefined) && !rootless : m.needs(r);
       if (!wanted) continue;
       if (dir === undefined) {
-        if (isDevices || this.layout === "hybrid" && !this.servedByV1(m.name)) continue;
+        // On hybrid, cgroup2 serves what v1 lacks when it has the controller (blkio's is io).
+        const v2name = m.name === "blkio" ? "io" : m.name;
+        if (isDevices || (this.layout === "hybrid" && v2.CONTROLLERS.some((c) => c.name === v2name))) continue;
         throw new CgroupError(`${FIELD_OF[m.name]}: cannot be applied: the ${m.name} controller is not available on this host`, FIELD_OF[m.name]);
       }
       applyWrites(dir, m.writes(r, { current: reader(dir), updating }));
@@ -272,6 +276,11 @@ class Manager implements CgroupManager {
     if (udir === undefined) {
       if (!rootless && (this.v2Needed(r).length > 0 || record.layout === "v2")) throw new CgroupError(`cgroup v2: the container has no cgroup2 directory`);
       return;
+    }
+    if (record.layout === "v2") {
+      for (const m of [netClsV1, netPrioV1]) {
+        if (m.needs(r)) throw new CgroupError(`${FIELD_OF[m.name]}: cannot be applied: ${m.name} is a cgroup v1 controller and this host has cgroup v2 only`, FIELD_OF[m.name]);
+      }
     }
     const enabled = (tryRead(`${udir}/cgroup.controllers`) ?? "").split(/\s+/);
     for (const m of v2.CONTROLLERS) {

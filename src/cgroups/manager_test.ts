@@ -192,6 +192,15 @@ describe("v2", () => {
     expect(() => m.create({ id: "c", cgroupsPath: "x", resources: { blockIO: { leafWeight: 100 } } })).toThrow("linux.resources.blockIO");
   });
 
+  test("network (net_cls/net_prio) is an error on v2", () => {
+    const t = (tree = fakeTree("v2"));
+    t.cgroup("x");
+    const m = openCgroupManager({ root: t.root, procSelfCgroup: "0::/\n", attachDevices: () => {} });
+    expect(() => m.create({ id: "c", cgroupsPath: "/x", resources: { network: { classID: 1 } } })).toThrow(
+      "linux.resources.network.classID: cannot be applied: net_cls is a cgroup v1 controller and this host has cgroup v2 only",
+    );
+  });
+
   test("checkBeforeUpdate refuses a limit below usage", () => {
     const t = (tree = fakeTree("v2"));
     t.cgroup("c", { "memory.current": "20000000" });
@@ -234,6 +243,19 @@ describe("v2", () => {
     expect(s.cpuset.cpus).toEqual([0, 1]);
     expect(s.hugetlb).toEqual({ "2MB": { failcnt: 0 } });
     expect(Object.keys(s)).toEqual(["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"]);
+  });
+});
+
+describe("hybrid without net_cls", () => {
+  test("a v1 controller that neither hierarchy has is an error, not silently skipped", () => {
+    const t = (tree = fakeTree("hybrid", "hugetlb"));
+    for (const h of ["cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "pids", "systemd"]) t.cgroup(`${h}/isola-runtime/c1`);
+    t.cgroup("memory/sandbox/isola-runtime/c1");
+    t.cgroup("unified/isola-runtime/c1", { "cgroup.controllers": "hugetlb" });
+    const m = openCgroupManager({ root: t.root, procSelfCgroup: V1_SELF });
+    expect(() => m.create({ id: "c1", resources: { network: { priorities: [{ name: "eth0", priority: 1 }] } } })).toThrow(
+      "linux.resources.network.priorities: cannot be applied: the net_prio controller is not available on this host",
+    );
   });
 });
 
