@@ -143,7 +143,7 @@ const COMMANDS: Record<string, Command> = {
     flags: {},
     args: [0, 0],
     run() {
-      process.stdout.write(JSON.stringify(features({ cgroupV1: false, cgroupV2: false }), null, "    ") + "\n");
+      process.stdout.write(JSON.stringify(features({ cgroupV1: true, cgroupV2: true }), null, "    ") + "\n");
     },
   },
 };

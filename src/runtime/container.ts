@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { ConfigError, parseSpec, validateId } from "../oci/validate.ts";
 import type { Spec, Status } from "../oci/types.ts";
 import { bindSource, compilePlan, type HostFacts, type LaunchPlan } from "../plan/compile.ts";
-import { cgroupsFor, cgroupsFromRecord as openCgroups, type ContainerCgroups } from "./cgroups.ts";
+import { cgroupsFor, cgroupsFromRecord as openCgroups, resourceProblems, type ContainerCgroups } from "./cgroups.ts";
 import { runHooks } from "./hooks.ts";
 import { launch } from "./launch.ts";
 import { signalNumber } from "./signals.ts";
@@ -107,6 +107,8 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
   const rootfs = resolveRootfs(spec, bundle);
   if (spec.process?.terminal && !opts.consoleSocket)
     throw new ConfigError(["process.terminal: true needs --console-socket (terminals without a console socket are not supported yet; set it to false)"]);
+  const resourceErrors = resourceProblems(spec);
+  if (resourceErrors.length) throw new ConfigError(resourceErrors);
   const facts = hostFacts(spec, bundle);
   if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);
 
@@ -128,7 +130,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
   let cgroups: ContainerCgroups | undefined;
   try {
     writeRecord(opts.root, rec);
-    cgroups = cgroupsFor(spec, opts.id);
+    cgroups = cgroupsFor(spec, opts.id, warn);
     if (cgroups) rec.cgroup = cgroups.record;
     const plan = compilePlan(spec, {
       id: opts.id,
