@@ -44,12 +44,18 @@ export function fakeTree(layout: "v1" | "v2" | "hybrid", v2Controllers = "cpuset
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), content);
   };
+  /** Makes `rel` and its parents cgroups, as cgroupfs would (control files in each; existing ones kept). */
   const populate = (rel: string, extra: Record<string, string> = {}) => {
     const top = rel.split("/")[0] ?? "";
-    fs.mkdirSync(path.join(root, rel), { recursive: true });
-    put(`${rel}/cgroup.procs`, "");
     const files = layout === "v2" || top === "unified" ? V2_FILES : (V1_FILES[top] ?? []);
-    for (const f of files) put(`${rel}/${f}`, f === "cgroup.controllers" ? v2Controllers : "");
+    const parts = rel.split("/").filter((p) => p !== "");
+    for (let i = layout === "v2" ? 0 : 1; i <= parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      fs.mkdirSync(path.join(root, dir), { recursive: true });
+      for (const f of ["cgroup.procs", ...files]) {
+        if (!fs.existsSync(path.join(root, dir, f))) put(`${dir}/${f}`, f === "cgroup.controllers" ? v2Controllers : "");
+      }
+    }
     for (const [f, v] of Object.entries(extra)) put(`${rel}/${f}`, v);
     return path.join(root, rel);
   };

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CgroupError, type LinuxResources } from "./resources.ts";
 import type { Controller } from "./controller.ts";
-import { applyWrites, exists, listFiles, mkdirAll, rmdirIfUnused, rmdirTree, sleepSync, tryRead, writeFile } from "./io.ts";
+import { applyWrites, exists, listDirs, listFiles, mkdirAll, rmdirIfUnused, rmdirTree, sleepSync, tryRead, writeFile } from "./io.ts";
 import { parseProcCgroup, resolveCgroupPath, UNIFIED } from "./paths.ts";
 import { emptyStats, parsePsi, readerOf, type Reader, type Stats } from "./stats.ts";
 import { validateResources } from "./validate.ts";
@@ -184,7 +184,7 @@ class Manager implements CgroupManager {
         const dir = resolve(mount, c);
         const made = Object.values(record.paths).includes(dir) ? [] : make(dir);
         if (made === undefined) continue; // rootless without access: not joined
-        if (c === "cpuset") for (const d of made) applyWrites(d, inheritWrites(reader(path.dirname(d)), reader(d)));
+        if (c === "cpuset") this.initCpuset(mount, dir);
         record.paths[c] = dir;
         if (!opts.cgroupsPath) prune.add(path.dirname(dir));
       }
@@ -206,6 +206,16 @@ class Manager implements CgroupManager {
     }
     const procsFiles = [...new Set(Object.values(record.paths))].map((d) => `${d}/cgroup.procs`);
     return { record, procsFiles };
+  }
+
+  /** A v1 cpuset starts with no CPUs and no memory nodes: give every empty one on the way its parent's. */
+  private initCpuset(mount: string, dir: string): void {
+    let cur = mount;
+    for (const part of path.relative(mount, dir).split("/").filter((p) => p !== "")) {
+      const next = `${cur}/${part}`;
+      applyWrites(next, inheritWrites(reader(cur), reader(next)));
+      cur = next;
+    }
   }
 
   /** Controllers isola wants enabled for its v2 cgroup. */
@@ -297,7 +307,11 @@ class Manager implements CgroupManager {
   }
 
   update(record: CgroupRecord, resources: unknown): void {
-    this.apply(record, resourcesOf(resources), true, false);
+    const r = resourcesOf(resources);
+    const udir = record.paths[UNIFIED];
+    // An update may ask for a cgroup2 controller the create did not need (hybrid hosts).
+    if (udir !== undefined && this.mounts.unified !== undefined) this.enableControllers(udir, this.v2Needed(r), this.v2Needed(r));
+    this.apply(record, r, true, false);
   }
 
   destroy(record: CgroupRecord): void {
@@ -326,10 +340,7 @@ class Manager implements CgroupManager {
     const out: number[] = [];
     const walk = (d: string) => {
       for (const line of (tryRead(`${d}/cgroup.procs`) ?? "").split("\n")) if (line.trim() !== "") out.push(Number(line));
-      for (const e of listFiles(d)) {
-        const sub = `${d}/${e}`;
-        if (exists(`${sub}/cgroup.procs`)) walk(sub);
-      }
+      for (const e of listDirs(d)) walk(`${d}/${e}`);
     };
     walk(dir);
     return [...new Set(out)].sort((a, b) => a - b);

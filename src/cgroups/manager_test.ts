@@ -62,6 +62,8 @@ describe("v1", () => {
     expect(r("cpu/isola-runtime/c1/cpu.shares")).toBe("512");
     expect(r("cpu/isola-runtime/c1/cpu.cfs_quota_us")).toBe("20000");
     expect(r("cpuset/isola-runtime/c1/cpuset.cpus")).toBe("1");
+    expect(r("cpuset/isola-runtime/cpuset.cpus")).toBe("0-3"); // empty parent filled from its own parent
+    expect(r("cpuset/isola-runtime/cpuset.mems")).toBe("0");
     expect(r("pids/isola-runtime/c1/pids.max")).toBe("10");
     expect(r("blkio/isola-runtime/c1/blkio.weight")).toBe("300");
     expect(r("blkio/isola-runtime/c1/blkio.throttle.read_bps_device")).toBe("254:0 1048576");
