@@ -79,9 +79,15 @@ export function ensureKernel(): Kernel {
     if (!fs.readdirSync(CACHE_DIR).some((f) => f.startsWith(`${dep}_`) && f.endsWith(".deb"))) sh(["apt-get", "download", dep], CACHE_DIR);
     const deb = fs.readdirSync(CACHE_DIR).find((f) => f.startsWith(`${dep}_`) && f.endsWith(".deb"));
     if (!deb) throw new Error(`apt-get download ${dep} left no .deb in ${CACHE_DIR}`);
-    fs.mkdirSync(`${unpacked}.tmp`, { recursive: true });
-    sh(["dpkg-deb", "-x", `${CACHE_DIR}/${deb}`, `${unpacked}.tmp`]);
-    fs.renameSync(`${unpacked}.tmp`, unpacked);
+    // Unpack beside and rename: a concurrent first run may win the race, which is fine.
+    const tmp = `${unpacked}.tmp-${process.pid}`;
+    fs.mkdirSync(tmp, { recursive: true });
+    sh(["dpkg-deb", "-x", `${CACHE_DIR}/${deb}`, tmp]);
+    try {
+      fs.renameSync(tmp, unpacked);
+    } catch {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
   const vmlinuz = fs.readdirSync(`${unpacked}/boot`).find((f) => f.startsWith("vmlinuz-"));
   if (!vmlinuz) throw new Error(`no vmlinuz in ${unpacked}/boot`);
@@ -104,8 +110,8 @@ function bootImage(vmlinuz: string): string {
   const r = Bun.spawnSync(["xz", "-dc", "--single-stream"], { stdin: buf.subarray(at), stdout: "pipe", stderr: "pipe" });
   const elf = r.stdout;
   if (elf.length < 4 || elf[0] !== 0x7f || elf[1] !== 0x45) return vmlinuz;
-  fs.writeFileSync(`${out}.tmp`, elf);
-  fs.renameSync(`${out}.tmp`, out);
+  fs.writeFileSync(`${out}.tmp-${process.pid}`, elf);
+  fs.renameSync(`${out}.tmp-${process.pid}`, out);
   return out;
 }
 
@@ -160,8 +166,8 @@ export function ensureInitramfs(kernel: Kernel, modules: string[]): string {
     { name: "modules.list", mode: 0o100644, data: mods.map((m) => path.basename(m)).join("\n") + "\n" },
   ];
   for (const m of mods) entries.push({ name: `modules/${path.basename(m)}`, mode: 0o100644, data: fs.readFileSync(path.join(kernel.modulesDir, m)) });
-  fs.writeFileSync(`${out}.tmp`, cpioArchive(entries));
-  fs.renameSync(`${out}.tmp`, out);
+  fs.writeFileSync(`${out}.tmp-${process.pid}`, cpioArchive(entries));
+  fs.renameSync(`${out}.tmp-${process.pid}`, out);
   return out;
 }
 
