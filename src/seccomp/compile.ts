@@ -171,12 +171,14 @@ function resolveRules(profile: Profile, arch: ArchInfo, known: Set<string>): Map
       for (const n of rule.names) if (n in arch.syscalls || (x86 && (n in X86_SOCKETCALL || n in X86_IPC))) known.add(n);
       continue;
     }
-    const conds = archConds(rule, arch);
+    const all = archConds(rule, arch);
+    const condSets = rule.splitConds ? all.map((c) => [c]) : [all];
+    const conds = all;
     for (const name of rule.names) {
       const nr = arch.syscalls[name];
       if (nr !== undefined) {
         known.add(name);
-        add(nr, { ret: rule.ret, conds, origin: rule.origin, name });
+        for (const cs of condSets) add(nr, { ret: rule.ret, conds: cs, origin: rule.origin, name });
       }
       // On x86 the socket and SysV IPC calls also go through socketcall(2)/ipc(2) with the
       // call number in the first argument; libseccomp adds that rule too. We add it only
@@ -279,6 +281,19 @@ function segments(abis: ReadonlyArray<{ arch: ArchInfo; leaves: Map<number, Leaf
       at = nr + 1;
     }
     if (at < hi) pts.push({ lo: at, hi: hi - 1, leaf: dflt, weight: 0 });
+  }
+  // nr -1 is how a tracer skips a syscall; libseccomp lets it through the x32 check so
+  // it gets the x86_64 default action rather than the bad-arch one. So do we.
+  const x8664 = abis.find((a) => a.arch.name === "SCMP_ARCH_X86_64");
+  if (x8664 && !abis.some((a) => a.arch.name === "SCMP_ARCH_X32")) {
+    const last = pts.find((p) => p.lo <= 0xffffffff && p.hi >= 0xffffffff);
+    if (last && last.leaf === bad) {
+      if (last.lo === 0xffffffff) last.leaf = dflt;
+      else {
+        last.hi = 0xfffffffe;
+        pts.push({ lo: 0xffffffff, hi: 0xffffffff, leaf: dflt, weight: 0 });
+      }
+    }
   }
   pts.sort((a, b) => a.lo - b.lo);
   const out: Segment[] = [];

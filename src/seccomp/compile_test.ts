@@ -23,7 +23,6 @@ describe("validation names the field", () => {
     ["bad operator", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["read"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 1, op: "SCMP_CMP_ABOUT" }] }] }, /linux\.seccomp\.syscalls\[0\]\.args\[0\]\.op: "SCMP_CMP_ABOUT" is not an operator/],
     ["too many args", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["read"], action: "SCMP_ACT_ERRNO", args: [0, 1, 2, 3, 4, 5, 0].map((index) => ({ index, value: 1, op: "SCMP_CMP_EQ" })) }] }, /linux\.seccomp\.syscalls\[0\]\.args: 7 comparisons, but a syscall has at most 6 arguments/],
     ["arg index out of range", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["read"], action: "SCMP_ACT_ERRNO", args: [{ index: 6, value: 1, op: "SCMP_CMP_EQ" }] }] }, /syscalls\[0\]\.args\[0\]\.index: 6 is not an argument index/],
-    ["same arg twice", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["read"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 1, op: "SCMP_CMP_GE" }, { index: 1, value: 9, op: "SCMP_CMP_LE" }] }] }, /syscalls\[0\]\.args\[1\]\.index: argument 1 is already compared by args\[0\]/],
     ["errnoRet without ERRNO", { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW", errnoRet: 5 }] }, /linux\.seccomp\.syscalls\[0\]\.errnoRet: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno, but the action is SCMP_ACT_ALLOW/],
     ["defaultErrnoRet without ERRNO", { defaultAction: "SCMP_ACT_KILL", defaultErrnoRet: 1 }, /linux\.seccomp\.defaultErrnoRet: only SCMP_ACT_ERRNO/],
     ["non-array names", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: "read", action: "SCMP_ACT_ERRNO" }] }, /linux\.seccomp\.syscalls\[0\]\.names: expected a non-empty array of syscall names, found "read"/],
@@ -186,6 +185,15 @@ describe("argument comparisons", () => {
       }
     });
   }
+
+  test("an argument compared twice in one rule: each comparison becomes its own rule, as runc does", () => {
+    const p = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["personality"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 8, op: "SCMP_CMP_EQ" }, { index: 0, value: 9, op: "SCMP_CMP_EQ" }, { index: 1, value: 1, op: "SCMP_CMP_EQ" }] }] };
+    expect(validateSeccomp(p)).toEqual([]);
+    expect(run(p, 135, [8n])).toBe(EPERM);
+    expect(run(p, 135, [9n])).toBe(EPERM);
+    expect(run(p, 135, [0n, 1n])).toBe(EPERM);
+    expect(run(p, 135, [0n, 0n])).toBe(ALLOW);
+  });
 
   test("several comparisons in one rule all have to hold", () => {
     const p = { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["mmap"], action: "SCMP_ACT_ALLOW", args: [{ index: 5, value: 4096, op: "SCMP_CMP_LT" }, { index: 0, value: 0, op: "SCMP_CMP_EQ" }, { index: 2, value: 4, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] }] };

@@ -70,6 +70,11 @@ export interface ProfileRule {
   ret: number;
   /** sorted by argument index */
   conds: readonly ArgCond[];
+  /**
+   * An argument is compared more than once: as runc does, each comparison is then a
+   * separate rule (so they are ORed, not ANDed).
+   */
+  splitConds: boolean;
 }
 
 export interface Profile {
@@ -256,12 +261,14 @@ function parseRule(raw: unknown, i: number, errors: string[]): ProfileRule | und
     }
   }
   const conds: ArgCond[] = [];
+  let splitConds = false;
   if (raw.args !== undefined && raw.args !== null) {
     if (!Array.isArray(raw.args)) {
       errors.push(`${f}.args: expected an array of argument comparisons, found ${describe(raw.args)}`);
     } else {
       if (raw.args.length > 6) errors.push(`${f}.args: ${raw.args.length} comparisons, but a syscall has at most 6 arguments`);
       const seen = new Map<number, number>();
+      // runc: when one argument is compared twice, every comparison becomes a rule of its own.
       raw.args.forEach((a: unknown, j) => {
         const af = `${f}.args[${j}]`;
         if (!isRecord(a)) {
@@ -271,9 +278,8 @@ function parseRule(raw: unknown, i: number, errors: string[]): ProfileRule | und
         const index = a.index;
         const okIndex = typeof index === "number" && Number.isInteger(index) && index >= 0 && index <= 5;
         if (!okIndex) errors.push(`${af}.index: ${describe(index)} is not an argument index (expected 0 to 5)`);
-        else if (seen.has(index)) {
-          errors.push(`${af}.index: argument ${index} is already compared by args[${seen.get(index)}] (libseccomp allows one comparison per argument in a rule; write two rules)`);
-        } else seen.set(index, j);
+        else if (seen.has(index)) splitConds = true;
+        else seen.set(index, j);
         const op = a.op;
         const okOp = typeof op === "string" && (OPERATORS as readonly string[]).includes(op);
         if (!okOp) errors.push(`${af}.op: ${describe(op)} is not an operator (expected one of ${OPERATORS.join(", ")})`);
@@ -287,5 +293,5 @@ function parseRule(raw: unknown, i: number, errors: string[]): ProfileRule | und
   }
   if (errors.length > start || action === undefined) return undefined;
   conds.sort((a, b) => a.index - b.index);
-  return { origin: i, names, action, ret: retOf(action, errno), conds };
+  return { origin: i, names, action, ret: retOf(action, errno), conds, splitConds };
 }

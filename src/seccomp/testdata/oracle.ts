@@ -44,8 +44,10 @@ export function exporterInput(profile: unknown, optimize: 1 | 2): string {
   }
   for (const r of p.rules) {
     if (r.ret === p.defaultRet) continue; // runc skips these; libseccomp would refuse them
-    const conds = r.conds.map((c) => `${c.index} ${OP_NUM[c.op]} ${c.value} ${c.valueTwo}`).join(" ");
-    for (const name of r.names) lines.push(`rule ${r.ret} ${name} ${r.conds.length} ${conds}`.trimEnd());
+    const cmp = (c: (typeof r.conds)[number]) => `${c.index} ${OP_NUM[c.op]} ${c.value} ${c.valueTwo}`;
+    // runc: an argument compared twice splits the rule into one rule per comparison.
+    const sets = r.splitConds ? r.conds.map((c) => [c]) : [r.conds];
+    for (const name of r.names) for (const cs of sets) lines.push(`rule ${r.ret} ${name} ${cs.length} ${cs.map(cmp).join(" ")}`.trimEnd());
   }
   return lines.join("\n") + "\n";
 }
