@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds isola's CNI plugins as ONE multi-call executable (bin/isola-cni) and a plugin
+# directory (bin/cni/) of symlinks named by plugin type, for any CNI runtime's plugin path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bun=node_modules/.bin/bun
+out=bin/isola-cni
+if [ ! -x "$out" ] || [ -n "$(find src/net -newer "$out" -name '*.ts' 2>/dev/null | head -1)" ]; then
+  "$bun" build --compile --bytecode --minify --target=bun src/net/plugins/main.ts --outfile "$out" >/dev/null
+fi
+mkdir -p bin/cni
+for t in isola-bridge isola-ipam isola-portmap; do
+  ln -sfn ../isola-cni "bin/cni/$t"
+done

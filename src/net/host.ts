@@ -1,0 +1,110 @@
+/**
+ * Kernel changes from isola's plugins, behind one small interface: batched `ip -batch -`
+ * runs, one `nft -f -` transaction, sysctls and interface listing of the current network
+ * namespace. The real implementation spawns at most one process per batch.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+
+export interface NetHost {
+  /** Runs iproute2 commands as one batch, in `netns` (a path) or the current namespace. */
+  ip(lines: readonly string[], opts?: { netns?: string; force?: boolean }): Promise<void>;
+  /** `ip -j <args>`, parsed. */
+  ipJson(args: readonly string[], opts?: { netns?: string }): Promise<unknown>;
+  /** One atomic nftables transaction. */
+  nft(script: string): Promise<void>;
+  /** `nft list ...` output. */
+  nftList(args: readonly string[]): Promise<string>;
+  /** Interface names in the current network namespace. */
+  links(): Promise<Set<string>>;
+  readSysctl(key: string): Promise<string | undefined>;
+  writeSysctl(key: string, value: string): Promise<void>;
+}
+
+/** A failed kernel batch: names the command and its stderr, with the failing line number when known. */
+export class HostCommandError extends Error {
+  constructor(
+    readonly tool: string,
+    readonly stderr: string,
+    readonly line: number | undefined,
+  ) {
+    super(`${tool}: ${stderr.trim().split("\n").slice(0, 3).join("; ")}`);
+    this.name = "HostCommandError";
+  }
+}
+
+async function run(argv: string[], stdin: string | undefined): Promise<{ code: number; out: string; err: string }> {
+  const proc = Bun.spawn(argv, {
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, out, err };
+}
+
+function inNetns(netns: string | undefined, argv: string[]): string[] {
+  return netns ? ["nsenter", `--net=${netns}`, "--", ...argv] : argv;
+}
+
+export class SystemNetHost implements NetHost {
+  async ip(lines: readonly string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+    if (lines.length === 0) return;
+    const argv = inNetns(opts.netns, ["ip", ...(opts.force ? ["-force"] : []), "-batch", "-"]);
+    const r = await run(argv, lines.join("\n") + "\n");
+    if (r.code !== 0) {
+      const m = /Command failed -:(\d+)/.exec(r.err);
+      throw new HostCommandError(opts.netns ? `ip (in ${opts.netns})` : "ip", r.err || r.out, m ? Number(m[1]) : undefined);
+    }
+  }
+
+  async ipJson(args: readonly string[], opts: { netns?: string } = {}): Promise<unknown> {
+    const r = await run(inNetns(opts.netns, ["ip", "-j", ...args]), undefined);
+    if (r.code !== 0) throw new HostCommandError("ip", r.err, undefined);
+    return JSON.parse(r.out || "[]");
+  }
+
+  async nft(script: string): Promise<void> {
+    const r = await run(["nft", "-f", "-"], script);
+    if (r.code !== 0) {
+      const m = /\/dev\/stdin:(\d+):/.exec(r.err);
+      throw new HostCommandError("nft", r.err, m ? Number(m[1]) : undefined);
+    }
+  }
+
+  async nftList(args: readonly string[]): Promise<string> {
+    const r = await run(["nft", "list", ...args], undefined);
+    if (r.code !== 0) throw new HostCommandError("nft", r.err, undefined);
+    return r.out;
+  }
+
+  async links(): Promise<Set<string>> {
+    const text = await readFile("/proc/self/net/dev", "utf8");
+    const out = new Set<string>();
+    for (const line of text.split("\n").slice(2)) {
+      const c = line.indexOf(":");
+      if (c > 0) out.add(line.slice(0, c).trim());
+    }
+    return out;
+  }
+
+  async readSysctl(key: string): Promise<string | undefined> {
+    try {
+      return (await readFile(`/proc/sys/${key.replaceAll(".", "/")}`, "utf8")).trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async writeSysctl(key: string, value: string): Promise<void> {
+    await writeFile(`/proc/sys/${key.replaceAll(".", "/")}`, value);
+  }
+}
+
+let shared: NetHost | undefined;
+/** The process-wide host (replaceable in tests). */
+export function netHost(): NetHost {
+  return (shared ??= new SystemNetHost());
+}
+export function setNetHost(h: NetHost | undefined): void {
+  shared = h;
+}

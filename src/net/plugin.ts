@@ -1,0 +1,39 @@
+/** The contract between the CNI runtime and a plugin, whether exec'd or in-process. */
+import type { Command, PluginConf, Result } from "./types.ts";
+
+/** One plugin invocation: the CNI_* environment plus the config on stdin. */
+export interface PluginCall {
+  command: Command;
+  containerId: string;
+  netns: string;
+  ifName: string;
+  /** CNI_ARGS, "K=V;K2=V2" */
+  args: string;
+  /** CNI_PATH */
+  path: string[];
+  config: PluginConf;
+}
+
+/** Runs a plugin by type. Plugins use it to delegate to IPAM plugins. */
+export interface PluginInvoker {
+  invoke(type: string, call: PluginCall): Promise<unknown>;
+}
+
+/** A plugin isola runs in its own process, without exec. */
+export interface InProcessPlugin {
+  readonly supportedVersions: readonly string[];
+  add(call: PluginCall, invoker: PluginInvoker): Promise<Result>;
+  del(call: PluginCall, invoker: PluginInvoker): Promise<void>;
+  check(call: PluginCall, invoker: PluginInvoker): Promise<void>;
+  status?(call: PluginCall, invoker: PluginInvoker): Promise<void>;
+  gc?(call: PluginCall, invoker: PluginInvoker): Promise<void>;
+}
+
+/** Parses CNI_ARGS ("IgnoreUnknown=1;IP=10.0.0.5") into pairs. */
+export function parseCniArgs(args: string): [string, string][] {
+  if (!args) return [];
+  return args.split(";").filter(Boolean).map((kv) => {
+    const eq = kv.indexOf("=");
+    return eq < 0 ? [kv, ""] : [kv.slice(0, eq), kv.slice(eq + 1)];
+  });
+}

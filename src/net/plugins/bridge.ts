@@ -1,0 +1,177 @@
+/**
+ * isola-bridge: a Linux bridge with a veth per container, addresses from a delegated IPAM
+ * plugin (isola-ipam in-process, any other by exec), NAT on request. Two `ip -batch`
+ * runs per ADD (host side, container side), one `ip` run per DEL.
+ */
+import { stat } from "node:fs/promises";
+import { CniError, configError, ErrorCode } from "../errors.ts";
+import { netHost, type NetHost } from "../host.ts";
+import type { InProcessPlugin, PluginCall, PluginInvoker } from "../plugin.ts";
+import type { IpConfig, PluginConf, Result } from "../types.ts";
+import { SUPPORTED_VERSIONS } from "../version.ts";
+import { bridgeLines, containerLines, fnv64, hostLines, hostVethName, macFrom, subnetsOf, type BridgeConf } from "./bridge_plan.ts";
+import * as nat from "./nat_ruleset.ts";
+
+export const DEFAULT_BRIDGE = "isola0";
+
+export function bridgeConf(c: PluginConf): BridgeConf {
+  const bool = (k: string, dflt: boolean): boolean => {
+    const v = c[k];
+    if (v === undefined) return dflt;
+    if (typeof v !== "boolean") throw configError(k, `expected true or false, found ${JSON.stringify(v)}`);
+    return v;
+  };
+  const bridge = c.bridge === undefined ? DEFAULT_BRIDGE : c.bridge;
+  if (typeof bridge !== "string" || !/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge))
+    throw configError("bridge", `${JSON.stringify(bridge)} is not an interface name (expected 1-15 letters, digits, "_", "." or "-")`);
+  const conf: BridgeConf = {
+    bridge,
+    isGateway: bool("isGateway", true),
+    isDefaultGateway: bool("isDefaultGateway", true),
+    ipMasq: bool("ipMasq", false),
+    hairpinMode: bool("hairpinMode", true),
+  };
+  if (c.mtu !== undefined) {
+    if (!Number.isInteger(c.mtu) || (c.mtu as number) < 68) throw configError("mtu", `${JSON.stringify(c.mtu)} is not an MTU (expected an integer 68-65535)`);
+    conf.mtu = c.mtu as number;
+  }
+  return conf;
+}
+
+function bridgeMac(name: string): string {
+  const h = fnv64(`bridge/${name}`);
+  return macFrom(Array.from({ length: 5 }, (_, i) => Number((h >> BigInt(i * 8)) & 0xffn)));
+}
+
+function randomMac(): string {
+  return macFrom(crypto.getRandomValues(new Uint8Array(5)));
+}
+
+// Concurrent ADDs in this process create the bridge once.
+const ensuring = new Map<string, Promise<void>>();
+
+async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpConfig[]): Promise<void> {
+  if ((await host.links()).has(conf.bridge)) return;
+  let p = ensuring.get(conf.bridge);
+  if (!p) {
+    p = (async () => {
+      // -force: another process may have created it meanwhile; the lines are idempotent.
+      await host.ip(bridgeLines(conf, ips, bridgeMac(conf.bridge)), { force: true }).catch(() => undefined);
+      if (!(await host.links()).has(conf.bridge)) {
+        await host.ip(bridgeLines(conf, ips, bridgeMac(conf.bridge)).slice(0, 1)); // surfaces the real error
+      }
+      if (conf.isGateway && conf.isDefaultGateway) {
+        if (ips.some((i) => !i.address.includes(":")) && (await host.readSysctl("net.ipv4.ip_forward")) !== "1") await host.writeSysctl("net.ipv4.ip_forward", "1");
+        if (ips.some((i) => i.address.includes(":")) && (await host.readSysctl("net.ipv6.conf.all.forwarding")) !== "1") await host.writeSysctl("net.ipv6.conf.all.forwarding", "1");
+      }
+      if (conf.ipMasq) await host.nft([...nat.natBase(), ...nat.bridgeLines(conf.bridge), ...nat.masqLines(subnetsOf(ips))].join("\n") + "\n");
+    })().finally(() => ensuring.delete(conf.bridge));
+    ensuring.set(conf.bridge, p);
+  }
+  await p;
+}
+
+function ipamCall(call: PluginCall, command: PluginCall["command"]): PluginCall {
+  return { ...call, command };
+}
+
+async function netnsExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlugin {
+  return {
+    supportedVersions: SUPPORTED_VERSIONS,
+
+    async add(call: PluginCall, inv: PluginInvoker): Promise<Result> {
+      const host = hostOf();
+      const conf = bridgeConf(call.config);
+      const ipamType = call.config.ipam?.type;
+      if (!ipamType) throw configError("ipam", "missing (expected {\"type\": \"isola-ipam\", ...})");
+      if (!call.netns || !(await netnsExists(call.netns))) throw new CniError(ErrorCode.invalidEnvironment, `CNI_NETNS: ${JSON.stringify(call.netns)} is not a network namespace path`);
+      const ipamResult = (await inv.invoke(ipamType, ipamCall(call, "ADD"))) as Result;
+      const ips = ipamResult.ips ?? [];
+      const hostVeth = hostVethName(call.containerId, call.ifName);
+      let vethMade = false;
+      try {
+        if (ips.length === 0) throw new CniError(ErrorCode.io, `IPAM plugin ${ipamType} returned no addresses`);
+        await ensureBridge(host, conf, ips);
+        const rcMac = call.config.runtimeConfig?.mac;
+        const v = { hostVeth, hostMac: randomMac(), containerMac: typeof rcMac === "string" ? rcMac : randomMac(), ifName: call.ifName, netns: call.netns };
+        const stale = (await host.links()).has(hostVeth);
+        await host.ip(hostLines(conf, v, stale)).catch((e: Error) => {
+          throw new CniError(ErrorCode.io, `isola-bridge: creating ${hostVeth} on ${conf.bridge} with ${call.ifName} in ${call.netns}`, e.message);
+        });
+        vethMade = true;
+        await host.ip(containerLines(conf, call.ifName, ips, ipamResult.routes ?? []), { netns: call.netns }).catch((e: Error) => {
+          throw new CniError(ErrorCode.io, `isola-bridge: configuring ${call.ifName} in ${call.netns}`, e.message);
+        });
+        const result: Result = {
+          cniVersion: call.config.cniVersion ?? "1.1.0",
+          interfaces: [
+            { name: conf.bridge, mac: bridgeMac(conf.bridge) },
+            { name: hostVeth, mac: v.hostMac },
+            { name: call.ifName, mac: v.containerMac, sandbox: call.netns },
+          ],
+          ips: ips.map((i) => ({ ...i, interface: 2 })),
+        };
+        if (conf.mtu) for (const i of result.interfaces!) i.mtu = conf.mtu;
+        const routes = [...(ipamResult.routes ?? [])];
+        if (conf.isGateway && conf.isDefaultGateway) {
+          for (const i of ips) {
+            const dst = i.address.includes(":") ? "::/0" : "0.0.0.0/0";
+            if (i.gateway && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw: i.gateway });
+          }
+        }
+        if (routes.length) result.routes = routes;
+        const dns = call.config.runtimeConfig?.dns ?? ipamResult.dns ?? call.config.dns;
+        if (dns) result.dns = dns;
+        return result;
+      } catch (e) {
+        if (vethMade) await host.ip([`link del ${hostVeth}`]).catch(() => undefined);
+        await inv.invoke(ipamType, ipamCall(call, "DEL")).catch(() => undefined);
+        throw e;
+      }
+    },
+
+    async del(call: PluginCall, inv: PluginInvoker): Promise<void> {
+      const host = hostOf();
+      bridgeConf(call.config);
+      const ipamType = call.config.ipam?.type;
+      if (ipamType) await inv.invoke(ipamType, ipamCall(call, "DEL"));
+      const hostVeth = hostVethName(call.containerId, call.ifName);
+      if ((await host.links()).has(hostVeth)) {
+        // Removing one end removes the pair; a concurrent DEL may win the race.
+        await host.ip([`link del ${hostVeth}`]).catch(async (e) => {
+          if ((await host.links()).has(hostVeth)) throw e;
+        });
+      }
+    },
+
+    async check(call: PluginCall, inv: PluginInvoker): Promise<void> {
+      const host = hostOf();
+      const conf = bridgeConf(call.config);
+      const prev = call.config.prevResult;
+      if (!prev) throw new CniError(ErrorCode.invalidNetworkConfig, "prevResult: missing (CHECK needs the ADD result)");
+      const ipamType = call.config.ipam?.type;
+      if (ipamType) await inv.invoke(ipamType, ipamCall(call, "CHECK"));
+      const hostVeth = hostVethName(call.containerId, call.ifName);
+      const links = (await host.ipJson(["link", "show", "dev", hostVeth]).catch(() => [])) as { master?: string; operstate?: string }[];
+      if (links[0]?.master !== conf.bridge) throw new CniError(ErrorCode.io, `isola-bridge: ${hostVeth} is missing or not on bridge ${conf.bridge}`);
+      const addrs = (await host.ipJson(["address", "show", "dev", call.ifName], { netns: call.netns }).catch(() => [])) as { addr_info?: { local: string; prefixlen: number }[] }[];
+      const have = new Set((addrs[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+      for (const ip of prev.ips ?? []) {
+        if (!have.has(ip.address)) throw new CniError(ErrorCode.io, `isola-bridge: ${call.ifName} in ${call.netns} lacks address ${ip.address}`);
+      }
+    },
+
+    async status(): Promise<void> {},
+  };
+}
+
+export const isolaBridge = makeBridgePlugin();

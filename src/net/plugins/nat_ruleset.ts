@@ -1,0 +1,111 @@
+/**
+ * The nftables table `inet isola_nat` shared by isola's plugins: port publishing (DNAT
+ * from maps keyed by protocol and port, so publishing a port adds a map element and never
+ * a rule), hairpin and loopback access, and masquerading of networks that ask for NAT.
+ * Pure: builds `nft -f` scripts; every change is one transaction.
+ */
+import { parseAddr, type Family } from "../ip.ts";
+
+export const NAT_TABLE = "isola_nat";
+
+/** One published port, resolved to a container address. */
+export interface PortRule {
+  protocol: "tcp" | "udp" | "sctp";
+  hostPort: number;
+  /** undefined: every local address of the host */
+  hostIP?: string;
+  containerIP: string;
+  containerPort: number;
+}
+
+const T = `inet ${NAT_TABLE}`;
+
+/**
+ * Declares the table, maps, sets and chains (idempotent `add`), then replaces the rules
+ * of the base chains (flush + add inside the same transaction, so it never duplicates).
+ */
+export function natBase(): string[] {
+  const lines = [
+    `add table ${T}`,
+    `add map ${T} ports4 { type inet_proto . inet_service : ipv4_addr . inet_service; }`,
+    `add map ${T} hostports4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }`,
+    `add map ${T} ports6 { type inet_proto . inet_service : ipv6_addr . inet_service; }`,
+    `add map ${T} hostports6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }`,
+    `add set ${T} bridges { type ifname; }`,
+    `add set ${T} masq4 { type ipv4_addr; flags interval; }`,
+    `add set ${T} masq6 { type ipv6_addr; flags interval; }`,
+    `add chain ${T} prerouting { type nat hook prerouting priority dstnat; policy accept; }`,
+    `add chain ${T} output { type nat hook output priority -100; policy accept; }`,
+    `add chain ${T} postrouting { type nat hook postrouting priority srcnat; policy accept; }`,
+    `add chain ${T} publish`,
+    `flush chain ${T} prerouting`,
+    `flush chain ${T} output`,
+    `flush chain ${T} postrouting`,
+    `flush chain ${T} publish`,
+    `add rule ${T} prerouting fib daddr type local jump publish`,
+    `add rule ${T} output fib daddr type local jump publish`,
+    `add rule ${T} publish meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @hostports4`,
+    `add rule ${T} publish meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4`,
+    `add rule ${T} publish meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @hostports6`,
+    `add rule ${T} publish meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @ports6`,
+    // loopback access (127.0.0.1:hostPort) needs a source the container can answer
+    `add rule ${T} postrouting ct status dnat ip saddr 127.0.0.0/8 masquerade`,
+    // hairpin: a container reaching a published port of its own network
+    `add rule ${T} postrouting ct status dnat iifname @bridges oifname @bridges masquerade`,
+    `add rule ${T} postrouting ip saddr @masq4 ip daddr != @masq4 masquerade`,
+    `add rule ${T} postrouting ip6 saddr @masq6 ip6 daddr != @masq6 masquerade`,
+  ];
+  return lines;
+}
+
+function familyOf(ip: string): Family {
+  return parseAddr(ip)?.family ?? 4;
+}
+
+function element(r: PortRule): { map: string; elem: string } {
+  const fam = familyOf(r.containerIP);
+  const key = `${r.protocol} . ${r.hostPort}`;
+  const val = `${r.containerIP} . ${r.containerPort}`;
+  if (r.hostIP) return { map: `hostports${fam}`, elem: `{ ${r.hostIP} . ${key} : ${val} }` };
+  return { map: `ports${fam}`, elem: `{ ${key} : ${val} }` };
+}
+
+function key(r: PortRule): { map: string; elem: string } {
+  const fam = familyOf(r.containerIP);
+  const k = `${r.protocol} . ${r.hostPort}`;
+  return r.hostIP ? { map: `hostports${fam}`, elem: `{ ${r.hostIP} . ${k} }` } : { map: `ports${fam}`, elem: `{ ${k} }` };
+}
+
+/** `create` fails when the host port is already published: that is the conflict check. */
+export function publishLines(rules: readonly PortRule[]): string[] {
+  return rules.map((r) => {
+    const e = element(r);
+    return `create element ${T} ${e.map} ${e.elem}`;
+  });
+}
+
+/**
+ * Removes our own elements only: `add` of the exact element fails if the key now maps
+ * elsewhere (someone else's), which aborts the transaction instead of deleting theirs.
+ */
+export function unpublishLines(rules: readonly PortRule[]): string[] {
+  return rules.flatMap((r) => {
+    const e = element(r);
+    const k = key(r);
+    return [`add element ${T} ${e.map} ${e.elem}`, `delete element ${T} ${k.map} ${k.elem}`];
+  });
+}
+
+export function bridgeLines(bridge: string): string[] {
+  return [`add element ${T} bridges { "${bridge}" }`];
+}
+
+export function masqLines(subnets: readonly string[]): string[] {
+  return subnets.map((s) => `add element ${T} masq${s.includes(":") ? 6 : 4} { ${s} }`);
+}
+
+/** The text `nft list map` shows for a published port (for CHECK). */
+export function listedElement(r: PortRule): string {
+  const v = `${r.containerIP} . ${r.containerPort}`;
+  return r.hostIP ? `${r.hostIP} . ${r.protocol} . ${r.hostPort} : ${v}` : `${r.protocol} . ${r.hostPort} : ${v}`;
+}
