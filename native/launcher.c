@@ -38,13 +38,17 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "plan_steps.h"
@@ -94,6 +98,8 @@ static pid_t init_pid = -1;
 static char *hook_state;     /* last SYNC reply: the state JSON for hooks */
 static uint32_t hook_state_len;
 static char exec_path[PATH_MAX];
+static int console_fd = -1; /* console socket (or our end of the relay pair) in the init */
+static int relay_fd = -1;   /* stage 0's end of the relay pair */
 static int cur_section = -1;
 static int cur_index = -1;
 
@@ -686,6 +692,139 @@ static void do_exec(const struct step *st)
 	fail(errno, "exec %s", exec_path);
 }
 
+
+/* ---------- terminals ---------- */
+
+static void send_fd(int sock, int fd, const char *name)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, 0) < 0)
+		fail(errno, "send the pty master over the console socket");
+}
+
+static int recv_fd(int sock)
+{
+	char data[256], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+static void console_setup(int64_t rows, int64_t cols)
+{
+	if (console_fd < 0)
+		fail(EINVAL, "no console socket to send the terminal to");
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		fail(errno, "open /dev/ptmx");
+	int unlock = 0, n;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		fail(errno, "unlock the pty");
+	char slave_path[32];
+	snprintf(slave_path, sizeof slave_path, "/dev/pts/%d", n);
+	int slave = open(slave_path, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		fail(errno, "open %s", slave_path);
+	if (rows > 0 || cols > 0) {
+		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+			fail(errno, "set the terminal size");
+	}
+	send_fd(console_fd, master, "/dev/ptmx");
+	close(master);
+	close(console_fd);
+	console_fd = -1;
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			fail(errno, "dup the terminal to fd %d", i);
+	if (slave > 2)
+		close(slave);
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(errno, "make the terminal the controlling terminal");
+}
+
+static void copy_winsize(int from, int to)
+{
+	struct winsize ws;
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+		ioctl(to, TIOCSWINSZ, &ws);
+}
+
+/* Foreground with a terminal and no console socket: relay between our stdio and
+ * the container's pty until the init exits; returns its wait status. */
+static int relay_terminal(int master, pid_t init)
+{
+	struct termios saved;
+	int raw = isatty(0) && tcgetattr(0, &saved) == 0;
+	if (raw) {
+		struct termios t = saved;
+		cfmakeraw(&t);
+		tcsetattr(0, TCSANOW, &t);
+		copy_winsize(0, master);
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	int status = 0, done = 0, in_open = 1, out_open = 1;
+	char buf[8192];
+	while (!done || out_open) {
+		struct pollfd p[3] = { { in_open ? 0 : -1, POLLIN, 0 }, { out_open ? master : -1, POLLIN, 0 }, { done ? -1 : sfd, POLLIN, 0 } };
+		if (poll(p, 3, done ? 100 : -1) <= 0) {
+			if (done)
+				break; /* init gone and nothing more to read */
+			continue;
+		}
+		if (p[0].revents) {
+			ssize_t n = read(0, buf, sizeof buf);
+			if (n <= 0)
+				in_open = 0;
+			else
+				write_all(master, buf, (size_t)n);
+		}
+		if (p[1].revents) {
+			ssize_t n = read(master, buf, sizeof buf);
+			if (n <= 0)
+				out_open = 0;
+			else
+				write_all(1, buf, (size_t)n);
+		}
+		if (p[2].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGWINCH && raw)
+				copy_winsize(0, master);
+			pid_t r;
+			int st;
+			while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+				if (r == init) {
+					status = st;
+					done = 1;
+				}
+		}
+	}
+	if (raw)
+		tcsetattr(0, TCSANOW, &saved);
+	close(master);
+	return status;
+}
+
 /* ---------- the step interpreter ---------- */
 
 static void run_step(const struct step *st)
@@ -927,6 +1066,27 @@ static void run_step(const struct step *st)
 	case STEP_EXEC:
 		do_exec(st);
 		break;
+	case STEP_CONSOLE_CONNECT: {
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		if (st->args[0].len >= sizeof addr.sun_path)
+			fail(ENAMETOOLONG, "console socket %s", S(st, 0));
+		memcpy(addr.sun_path, S(st, 0), st->args[0].len);
+		console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+			fail(errno, "connect to console socket %s", S(st, 0));
+		break;
+	}
+	case STEP_CONSOLE_PAIR: {
+		int sp[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+			fail(errno, "socketpair for the terminal");
+		relay_fd = sp[0];
+		console_fd = sp[1];
+		break;
+	}
+	case STEP_CONSOLE_SETUP:
+		console_setup(N(st, 0), N(st, 1));
+		break;
 	case STEP_PDEATHSIG:
 		if (prctl(PR_SET_PDEATHSIG, (int)N(st, 0), 0, 0, 0) < 0)
 			fail(errno, "pdeathsig");
@@ -1019,14 +1179,19 @@ static int relay(int foreground)
 				free(payload);
 				if (!foreground)
 					return 0;
-				/* foreground: wait for the init and report how it ended */
-				int status;
-				for (;;) {
-					pid_t r = waitpid(-1, &status, 0);
-					if (r == init_pid)
-						break;
-					if (r < 0 && errno == ECHILD)
-						return 1;
+				/* foreground: wait for the init (relaying its terminal) and report how it ended */
+				int status = 0;
+				int master = relay_fd >= 0 ? recv_fd(relay_fd) : -1;
+				if (master >= 0) {
+					status = relay_terminal(master, init_pid);
+				} else {
+					for (;;) {
+						pid_t r = waitpid(-1, &status, 0);
+						if (r == init_pid)
+							break;
+						if (r < 0 && errno == ECHILD)
+							return 1;
+					}
 				}
 				char buf[24];
 				int n = snprintf(buf, sizeof buf, "%d", status);
@@ -1072,7 +1237,7 @@ int main(int argc, char **argv)
 		struct sigaction sa = { 0 };
 		sa.sa_handler = SIG_IGN;
 		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGPIPE && s < SIGRTMIN)
+			if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGPIPE && s != SIGWINCH && s < SIGRTMIN)
 				sigaction(s, &sa, NULL);
 	}
 
@@ -1092,6 +1257,10 @@ int main(int argc, char **argv)
 		close(sync_fd);
 		sync_fd = -1;
 		chan_fd = sp[1];
+		if (relay_fd >= 0) {
+			close(relay_fd);
+			relay_fd = -1;
+		}
 		if (foreground) {
 			struct sigaction sa = { 0 };
 			sa.sa_handler = SIG_DFL;
@@ -1131,6 +1300,10 @@ int main(int argc, char **argv)
 	/* stage 0 */
 	child_pid = pid;
 	close(sp[1]);
+	if (console_fd >= 0) {
+		close(console_fd); /* the init's end (console socket or relay pair) */
+		console_fd = -1;
+	}
 	chan_fd = sp[0];
 	run_section(SECTION_PARENT);
 	if (send_msg(chan_fd, MSG_ACK, NULL, 0) < 0)

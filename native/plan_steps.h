@@ -54,7 +54,10 @@
 #define STEP_WRITE_FILE_OPTIONAL 40 /* path, content */
 #define STEP_CAPS_BOUNDING 41 /* mask */
 #define STEP_MKFIFO 42 /* path, mode */
-#define STEP_MAX 42
+#define STEP_CONSOLE_CONNECT 43 /* path */
+#define STEP_CONSOLE_PAIR 44 /* no arguments */
+#define STEP_CONSOLE_SETUP 45 /* rows, cols */
+#define STEP_MAX 45
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -99,6 +102,9 @@ static const char *const step_names[] = {
   [40] = "WRITE_FILE_OPTIONAL",
   [41] = "CAPS_BOUNDING",
   [42] = "MKFIFO",
+  [43] = "CONSOLE_CONNECT",
+  [44] = "CONSOLE_PAIR",
+  [45] = "CONSOLE_SETUP",
 };
 
 #define ARG_INT 0

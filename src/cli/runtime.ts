@@ -7,25 +7,14 @@ import * as path from "node:path";
 import { defaultSpec } from "../oci/defaults.ts";
 import { features } from "../oci/features.ts";
 import * as runtime from "../runtime/container.ts";
+import { exec } from "../runtime/exec.ts";
 import { listIds } from "../runtime/state.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
+import type { Command, Globals } from "./command.ts";
+import { CGROUP_COMMANDS } from "./runtime_cgroups.ts";
 
 const VERSION = "0.1.0";
 
-interface Globals {
-  root: string;
-  log?: string;
-  logFormat: "text" | "json";
-  debug: boolean;
-}
-
-interface Command {
-  usage: string;
-  flags: Record<string, FlagSpec>;
-  /** positional arguments: [min, max] */
-  args: [number, number];
-  run(args: string[], flags: FlagValues, g: Globals): Promise<number | void> | number | void;
-}
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 const requireId = (args: string[]) => args[0]!;
@@ -58,6 +47,7 @@ function createOptions(g: Globals, id: string, f: FlagValues): runtime.CreateOpt
 }
 
 const COMMANDS: Record<string, Command> = {
+  ...CGROUP_COMMANDS,
   spec: {
     usage: "spec [--bundle DIR]: write a default config.json",
     flags: { bundle: { type: "string", alias: "b" }, rootless: { type: "bool" } },
@@ -136,6 +126,54 @@ const COMMANDS: Record<string, Command> = {
       } else {
         throw new UsageError(`invalid format option "${format}" (expected table or json)`);
       }
+    },
+  },
+  exec: {
+    usage: "exec [flags] <container-id> <command> [args...]  (or --process process.json)",
+    flags: {
+      process: { type: "string", alias: "p" },
+      tty: { type: "bool", alias: "t" },
+      detach: { type: "bool", alias: "d" },
+      "console-socket": { type: "string" },
+      "pid-file": { type: "string" },
+      cwd: { type: "string" },
+      env: { type: "strings", alias: "e" },
+      user: { type: "string", alias: "u" },
+      "additional-gids": { type: "strings", alias: "g" },
+      cap: { type: "strings", alias: "c" },
+      "no-new-privs": { type: "bool" },
+      "preserve-fds": { type: "int" },
+      "ignore-paused": { type: "bool" },
+      "process-label": { type: "string" },
+      apparmor: { type: "string" },
+      cgroup: { type: "strings" },
+    },
+    args: [1, Infinity],
+    async run(a, f, g) {
+      if (str(f.apparmor)) throw new UsageError("--apparmor: AppArmor is not enabled in this kernel");
+      if (str(f["process-label"])) throw new UsageError("--process-label: SELinux is not enabled in this kernel");
+      const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+      const gids = list(f["additional-gids"]).map((x) => {
+        if (!/^\d+$/.test(x)) throw new UsageError(`--additional-gids: "${x}" is not a numeric gid`);
+        return Number(x);
+      });
+      const overrides: Parameters<typeof exec>[0]["overrides"] = { args: a.slice(1), env: list(f.env), caps: list(f.cap), additionalGids: gids };
+      if (str(f.process)) overrides.processFile = str(f.process)!;
+      if (f.tty === true) overrides.tty = true;
+      if (str(f.cwd)) overrides.cwd = str(f.cwd)!;
+      if (str(f.user)) overrides.user = str(f.user)!;
+      if (f["no-new-privs"] === true) overrides.noNewPrivs = true;
+      const req: Parameters<typeof exec>[0] = {
+        root: g.root,
+        id: requireId(a),
+        overrides,
+        detach: f.detach === true,
+        preserveFds: typeof f["preserve-fds"] === "number" ? f["preserve-fds"] : 0,
+        ignorePaused: f["ignore-paused"] === true,
+      };
+      if (str(f["pid-file"])) req.pidFile = path.resolve(str(f["pid-file"])!);
+      if (str(f["console-socket"])) req.consoleSocket = str(f["console-socket"])!;
+      return await exec(req);
     },
   },
   features: {

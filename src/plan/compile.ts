@@ -33,6 +33,17 @@ export interface HostFacts {
   cgroupLayout: "v1" | "v2" | "hybrid";
   /** v1 hierarchies as in /proc/self/cgroup, e.g. "cpu,cpuacct", "name=systemd" */
   cgroupV1Hierarchies: string[];
+  /** who runs the runtime; absent means root (with every privilege over id maps) */
+  caller?: CallerFacts;
+}
+
+/** An unprivileged caller: what it may write into a new user namespace's maps. */
+export interface CallerFacts {
+  uid: number;
+  gid: number;
+  /** setuid helpers from Debian's uidmap, when installed */
+  newuidmap?: string;
+  newgidmap?: string;
 }
 
 export interface CompileOptions {
@@ -48,8 +59,12 @@ export interface CompileOptions {
   cgroupProcsFiles?: string[];
   /** a compiled seccomp filter, when linux.seccomp is set */
   seccomp?: { flags: number; program: Uint8Array };
+  /** process.terminal: where the pty master goes (a console socket, or relayed by the launcher) */
+  console?: ConsoleTarget;
   host: HostFacts;
 }
+
+export type ConsoleTarget = { socket: string } | { relay: true };
 
 export class PlanError extends Error {
   constructor(readonly field: string, message: string) {
@@ -101,7 +116,7 @@ const DEV_SYMLINKS: [string, string][] = [
   ["/proc/self/fd/2", "/dev/stderr"],
 ];
 
-class Builder {
+export class Builder {
   readonly sections: Record<SectionName, PlanStep[]> = { PRE: [], PARENT: [], STAGE1: [], INIT: [] };
   add(section: SectionName, step: StepName, args: PlanArg[], origin: string) {
     this.sections[section].push({ step, args, origin });
@@ -157,15 +172,15 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   if (process.oomScoreAdj !== undefined)
     b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(process.oomScoreAdj)], "process.oomScoreAdj");
   b.add("PRE", "OPEN_EXEC_FIFO", [opts.execFifo], "exec fifo");
+  addConsoleConnect(b, process.terminal === true, opts.console);
 
   // ---- stage 0 after the clone: id maps of a new user namespace ----
   let cloneFlags = 0;
+  let setgroupsDenied = false;
   if (newUser) {
     cloneFlags |= CLONE.NEWUSER;
-    const render = (maps: { containerID: number; hostID: number; size: number }[] | undefined) =>
-      (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
-    b.add("PARENT", "WRITE_CHILD_FILE", ["uid_map", render(linux.uidMappings)], "linux.uidMappings");
-    b.add("PARENT", "WRITE_CHILD_FILE", ["gid_map", render(linux.gidMappings)], "linux.gidMappings");
+    addIdMap(b, "uid", linux.uidMappings ?? [], opts.host.caller);
+    setgroupsDenied = addIdMap(b, "gid", linux.gidMappings ?? [], opts.host.caller);
   }
 
   // ---- stage 1: become root of the new user namespace, join and create the rest ----
@@ -227,6 +242,7 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   (linux.maskedPaths ?? []).forEach((p, i) => b.add("INIT", "MASK_PATH", [p], `linux.maskedPaths[${i}]`));
   if (spec.root?.readonly)
     b.add("INIT", "REMOUNT_IN_ROOT", ["/", "/", MS.BIND | MS.REMOUNT | MS.RDONLY, ""], "root.readonly");
+  if (process.terminal) addConsoleSetup(b, process.consoleSize);
   if (spec.hostname) b.add("INIT", "SETHOSTNAME", [spec.hostname], "hostname");
   if (spec.domainname) b.add("INIT", "SETDOMAINNAME", [spec.domainname], "domainname");
 
@@ -244,7 +260,11 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   if (seccompStep && !nnp) seccompStep();
 
   const caps = process.capabilities;
-  b.add("INIT", "SETGROUPS", [...(process.user.additionalGids ?? [])], "process.user.additionalGids");
+  const additionalGids = process.user.additionalGids ?? [];
+  if (setgroupsDenied && additionalGids.length)
+    throw new PlanError("process.user.additionalGids", "can't be set: the user namespace maps only your own gid, so the kernel denies setgroups (map gids from /etc/subgid with newgidmap to use groups)");
+  // No host supplementary groups leak in: the init's list is exactly additionalGids (or empty).
+  if (!setgroupsDenied) b.add("INIT", "SETGROUPS", [...additionalGids], "process.user.additionalGids");
   if (caps) b.add("INIT", "CAPS_BOUNDING", [capabilityMask(caps.bounding)], "process.capabilities.bounding");
   b.add("INIT", "SETGID", [process.user.gid], "process.user.gid");
   b.add("INIT", "SETUID", [process.user.uid], "process.user.uid");
@@ -271,6 +291,48 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   b.add("INIT", "EXEC", [args.length, ...args, ...env], "process.args");
 
   return { cloneFlags, sections: b.sections, syncs };
+}
+
+/** Stage 0 connects to the console socket (or makes the relay pair) while it can still reach host paths. */
+export function addConsoleConnect(b: Builder, terminal: boolean, target: ConsoleTarget | undefined) {
+  if (!terminal) return;
+  if (!target) throw new PlanError("process.terminal", "true needs a console socket (--console-socket) unless the runtime stays in the foreground");
+  if ("socket" in target) b.add("PRE", "CONSOLE_CONNECT", [target.socket], "--console-socket");
+  else b.add("PRE", "CONSOLE_PAIR", [], "process.terminal");
+}
+
+/** The init opens its pty inside the container (its own devpts) and hands the master over. */
+export function addConsoleSetup(b: Builder, size: { height: number; width: number } | undefined) {
+  b.add("INIT", "CONSOLE_SETUP", [size?.height ?? 0, size?.width ?? 0], "process.terminal");
+}
+
+type IdMapping = { containerID: number; hostID: number; size: number };
+
+/**
+ * Writes a new user namespace's uid or gid map from stage 0. Root writes it directly;
+ * an unprivileged caller may write only its own id (and, for gids, must deny setgroups
+ * first, as the kernel requires), anything else goes through newuidmap/newgidmap,
+ * which check /etc/subuid and /etc/subgid. Returns whether setgroups ends up denied.
+ */
+function addIdMap(b: Builder, kind: "uid" | "gid", maps: IdMapping[], caller: CallerFacts | undefined): boolean {
+  const origin = `linux.${kind}Mappings`;
+  const text = maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
+  if (!caller || caller.uid === 0) {
+    b.add("PARENT", "WRITE_CHILD_FILE", [`${kind}_map`, text], origin);
+    return false;
+  }
+  const own = kind === "uid" ? caller.uid : caller.gid;
+  const only = maps[0];
+  if (maps.length === 1 && only && only.size === 1 && only.hostID === own) {
+    if (kind === "gid") b.add("PARENT", "WRITE_CHILD_FILE", ["setgroups", "deny"], origin);
+    b.add("PARENT", "WRITE_CHILD_FILE", [`${kind}_map`, text], origin);
+    return kind === "gid";
+  }
+  const helper = kind === "uid" ? caller.newuidmap : caller.newgidmap;
+  if (!helper)
+    throw new PlanError(origin, `mapping more than your own ${kind} ${own} without root needs new${kind}map (Debian package uidmap); or map only your own id: [{"containerID":0,"hostID":${own},"size":1}]`);
+  b.add("PARENT", "RUN_CHILD_HELPER", [helper, "{pid}", ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])], origin);
+  return false;
 }
 
 interface NsContext {

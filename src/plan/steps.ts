@@ -108,6 +108,12 @@ export const Step = {
   CAPS_BOUNDING: 41,
   /** mkfifo(path, mode) on the host, replacing a stale one (path, mode) */
   MKFIFO: 42,
+  /** connect to the console socket (runc's --console-socket) and keep it for CONSOLE_SETUP (path) */
+  CONSOLE_CONNECT: 43,
+  /** a socketpair whose far end stage 0 keeps to relay the terminal itself (foreground runs) */
+  CONSOLE_PAIR: 44,
+  /** open a pty in the container, send its master over the console socket, make the slave our stdio and ctty (rows, cols) */
+  CONSOLE_SETUP: 45,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -155,6 +161,9 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   WRITE_FILE_OPTIONAL: ["path", "content"],
   CAPS_BOUNDING: ["mask"],
   MKFIFO: ["path", "mode"],
+  CONSOLE_CONNECT: ["path"],
+  CONSOLE_PAIR: [],
+  CONSOLE_SETUP: ["rows", "cols"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

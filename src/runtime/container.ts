@@ -105,8 +105,10 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
   const bundle = path.resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const rootfs = resolveRootfs(spec, bundle);
-  if (spec.process?.terminal && !opts.consoleSocket)
-    throw new ConfigError(["process.terminal: true needs --console-socket (terminals without a console socket are not supported yet; set it to false)"]);
+  if (spec.process?.terminal && !opts.consoleSocket && !foreground)
+    throw new ConfigError(["process.terminal: cannot allocate a terminal for a detached container without --console-socket"]);
+  if (!spec.process?.terminal && opts.consoleSocket)
+    throw new ConfigError(["--console-socket: given, but process.terminal is false (no terminal to send)"]);
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
   const facts = hostFacts(spec, bundle);
@@ -126,6 +128,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     hooks: { ...(spec.hooks?.poststart ? { poststart: spec.hooks.poststart } : {}), ...(spec.hooks?.poststop ? { poststop: spec.hooks.poststop } : {}) },
     ownPidNamespace: (spec.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path),
+    spec,
   };
   let cgroups: ContainerCgroups | undefined;
   try {
@@ -142,6 +145,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
       preserveFds: opts.preserveFds ?? 0,
       cgroupProcsFiles: cgroups?.procsFiles ?? [],
       host: facts,
+      ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
     });
     addFifoCreation(plan, execFifoPath(opts.root, opts.id));
     const launched = await launch({

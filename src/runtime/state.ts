@@ -4,7 +4,7 @@
  * is "created", and a lock file.
  */
 import * as fs from "node:fs";
-import type { Hooks, State, Status } from "../oci/types.ts";
+import type { Hooks, Spec, State, Status } from "../oci/types.ts";
 
 export const OCI_VERSION = "1.2.0";
 
@@ -28,6 +28,8 @@ export interface ContainerRecord {
   cgroup?: unknown;
   /** whether the container has its own pid namespace (kill --all semantics) */
   ownPidNamespace?: boolean;
+  /** the config the container was created from (exec inherits its process settings) */
+  spec?: Spec;
 }
 
 export class ContainerError extends Error {

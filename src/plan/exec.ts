@@ -1,0 +1,73 @@
+/**
+ * Compiles the launch plan of `exec`: a new process that joins every namespace
+ * and the cgroups of a running container, then gets the container's (or the
+ * given) user, capabilities, no_new_privs and seccomp. Pure.
+ */
+import { capabilityMask } from "../oci/capabilities.ts";
+import { RLIMITS } from "../oci/rlimits.ts";
+import type { NamespaceType, Process } from "../oci/types.ts";
+import { addConsoleConnect, addConsoleSetup, Builder, NAMESPACE_FLAGS, type ConsoleTarget, type LaunchPlan } from "./compile.ts";
+
+export interface ExecOptions {
+  /** host pid of the container's init, whose namespaces are joined */
+  initPid: number;
+  /** namespaces to join: those the container doesn't share with the runtime's host */
+  namespaces: NamespaceType[];
+  cgroupProcsFiles: string[];
+  preserveFds?: number;
+  seccomp?: { flags: number; program: Uint8Array };
+  console?: ConsoleTarget;
+}
+
+/** Order of joins: the user namespace first (stage 0, for privileges over the rest), the mount namespace last. */
+const JOIN_ORDER: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
+const NS_FILE: Record<NamespaceType, string> = {
+  ipc: "ipc",
+  uts: "uts",
+  network: "net",
+  pid: "pid",
+  cgroup: "cgroup",
+  time: "time",
+  mount: "mnt",
+  user: "user",
+};
+
+export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
+  const b = new Builder();
+  const ns = (t: NamespaceType) => `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
+  for (const f of opts.cgroupProcsFiles) b.add("PRE", "JOIN_CGROUP", [f], "cgroup");
+  if (opts.namespaces.includes("user")) b.add("PRE", "SETNS", [ns("user"), NAMESPACE_FLAGS.user], "user namespace");
+  if (proc.oomScoreAdj !== undefined) b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)], "process.oomScoreAdj");
+  addConsoleConnect(b, proc.terminal === true, opts.console);
+
+  for (const t of JOIN_ORDER)
+    if (opts.namespaces.includes(t)) b.add("STAGE1", "SETNS", [ns(t), NAMESPACE_FLAGS[t]], `${t} namespace`);
+
+  b.add("INIT", "SETSID", [], "process");
+  if (proc.terminal) addConsoleSetup(b, proc.consoleSize);
+  (proc.rlimits ?? []).forEach((r, i) => b.add("INIT", "RLIMIT", [RLIMITS[r.type] ?? -1, BigInt(r.soft), BigInt(r.hard)], `process.rlimits[${i}]`));
+  if (proc.user.umask !== undefined) b.add("INIT", "UMASK", [proc.user.umask], "process.user.umask");
+  b.add("INIT", "CLOSE_FDS_FROM", [3 + (opts.preserveFds ?? 0)], "--preserve-fds");
+  const nnp = proc.noNewPrivileges === true;
+  if (opts.seccomp && !nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
+  b.add("INIT", "SETGROUPS", [...(proc.user.additionalGids ?? [])], "process.user.additionalGids");
+  const caps = proc.capabilities;
+  if (caps) b.add("INIT", "CAPS_BOUNDING", [capabilityMask(caps.bounding)], "process.capabilities.bounding");
+  b.add("INIT", "SETGID", [proc.user.gid], "process.user.gid");
+  b.add("INIT", "SETUID", [proc.user.uid], "process.user.uid");
+  if (caps) {
+    const permitted = capabilityMask(caps.permitted);
+    const inheritable = capabilityMask(caps.inheritable);
+    b.add("INIT", "CAPS", [capabilityMask(caps.effective), permitted, inheritable, capabilityMask(caps.ambient) & permitted & inheritable], "process.capabilities");
+  } else if (proc.user.uid !== 0) b.add("INIT", "CAPS", [0n, 0n, 0n, 0n], "process.capabilities");
+  b.add("INIT", "CHDIR", [proc.cwd, 0], "process.cwd");
+  if (nnp) b.add("INIT", "NO_NEW_PRIVS", [], "process.noNewPrivileges");
+  const env = proc.env ?? [];
+  const args = proc.args ?? [];
+  const pathEnv = env.filter((e) => e.startsWith("PATH=")).pop()?.slice(5) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  b.add("INIT", "LOOKUP_EXEC", [args[0] ?? "", pathEnv], "process.args[0]");
+  b.add("INIT", "READY", [], "process");
+  if (opts.seccomp && nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
+  b.add("INIT", "EXEC", [args.length, ...args, ...env], "process.args");
+  return { cloneFlags: 0, sections: b.sections, syncs: [] };
+}

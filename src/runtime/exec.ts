@@ -1,0 +1,164 @@
+/** `exec`: run a new process inside a running container. */
+import * as fs from "node:fs";
+import { CAPABILITIES } from "../oci/capabilities.ts";
+import type { NamespaceType, Process } from "../oci/types.ts";
+import { ConfigError } from "../oci/validate.ts";
+import { compileExecPlan } from "../plan/exec.ts";
+import { cgroupsFromRecord } from "./cgroups.ts";
+import { launch } from "./launch.ts";
+import { ContainerError, liveStatus, readRecord, type ContainerRecord } from "./state.ts";
+
+export interface ExecOverrides {
+  args?: string[];
+  /** a full OCI process object (-p/--process); overrides the rest but tty/cwd/env/user flags */
+  processFile?: string;
+  tty?: boolean;
+  cwd?: string;
+  env?: string[];
+  user?: string;
+  additionalGids?: number[];
+  caps?: string[];
+  noNewPrivs?: boolean;
+}
+
+export interface ExecRequest {
+  root: string;
+  id: string;
+  overrides: ExecOverrides;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+}
+
+const NS_FILES: [NamespaceType, string][] = [
+  ["user", "user"],
+  ["ipc", "ipc"],
+  ["uts", "uts"],
+  ["network", "net"],
+  ["pid", "pid"],
+  ["cgroup", "cgroup"],
+  ["time", "time"],
+  ["mount", "mnt"],
+];
+
+/** The namespaces of the init that differ from ours: the ones exec must join. */
+function namespacesToJoin(pid: number): NamespaceType[] {
+  const out: NamespaceType[] = [];
+  for (const [type, file] of NS_FILES) {
+    let theirs: string;
+    try {
+      theirs = fs.readlinkSync(`/proc/${pid}/ns/${file}`);
+    } catch {
+      continue; // kernel without this namespace type
+    }
+    if (theirs !== fs.readlinkSync(`/proc/self/ns/${file}`)) out.push(type);
+  }
+  return out;
+}
+
+function parseUser(text: string): { uid: number; gid?: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(text);
+  if (!m) throw new ConfigError([`--user: "${text}" is not uid[:gid] (numeric ids)`]);
+  return m[2] !== undefined ? { uid: Number(m[1]), gid: Number(m[2]) } : { uid: Number(m[1]) };
+}
+
+/** The exec'd process: from --process, or the container's own process with the flags applied (as runc). */
+export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
+  const base = rec.spec?.process;
+  let proc: Process;
+  if (o.processFile) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(fs.readFileSync(o.processFile, "utf8"));
+    } catch (e) {
+      throw new ConfigError([`--process ${o.processFile}: ${(e as Error).message}`]);
+    }
+    proc = raw as Process;
+    if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || proc.args.length === 0)
+      throw new ConfigError([`--process ${o.processFile}: args: required (the program to run)`]);
+    proc.user ??= { uid: 0, gid: 0 };
+    proc.cwd ??= "/";
+  } else {
+    if (!o.args?.length) throw new ConfigError(["exec: the command to run is required (or --process FILE)"]);
+    proc = {
+      ...(base ? structuredClone(base) : { user: { uid: 0, gid: 0 }, cwd: "/" }),
+      args: o.args,
+      terminal: false,
+    };
+    delete proc.consoleSize;
+  }
+  if (o.tty !== undefined) proc.terminal = o.tty;
+  if (o.cwd) proc.cwd = o.cwd;
+  if (o.env?.length) proc.env = [...(proc.env ?? []), ...o.env];
+  if (o.user) {
+    const u = parseUser(o.user);
+    proc.user = { ...proc.user, uid: u.uid, gid: u.gid ?? proc.user.gid };
+  }
+  if (o.additionalGids?.length) proc.user = { ...proc.user, additionalGids: o.additionalGids };
+  if (o.noNewPrivs) proc.noNewPrivileges = true;
+  if (o.caps?.length) {
+    for (const c of o.caps) if (!(c.toUpperCase() in CAPABILITIES)) throw new ConfigError([`--cap: "${c}" is not a capability (expected a name like CAP_NET_ADMIN)`]);
+    const caps = { ...(proc.capabilities ?? {}) };
+    for (const set of ["bounding", "effective", "permitted", "ambient", "inheritable"] as const) {
+      if (set === "inheritable" && !caps.inheritable) continue;
+      caps[set] = [...new Set([...(caps[set] ?? []), ...o.caps.map((c) => c.toUpperCase())])];
+    }
+    proc.capabilities = caps;
+  }
+  if (!proc.cwd.startsWith("/")) throw new ConfigError([`process.cwd: must be an absolute path (got "${proc.cwd}")`]);
+  return proc;
+}
+
+/** Runs the process; in the foreground returns its exit code, detached returns 0 once it runs. */
+export async function exec(req: ExecRequest, compileSeccomp?: (rec: ContainerRecord) => { flags: number; program: Uint8Array } | undefined): Promise<number> {
+  const rec = readRecord(req.root, req.id);
+  const cg = cgroupsFromRecord(rec.cgroup);
+  const status = liveStatus(req.root, rec, cg ? () => cg.isFrozen() : undefined);
+  if (status === "paused" && !req.ignorePaused) throw new ContainerError(`cannot exec in a paused container ${req.id} (use --ignore-paused)`);
+  if (status !== "running" && status !== "created" && status !== "paused") throw new ContainerError(`cannot exec in a ${status} container ${req.id}`);
+  const proc = execProcess(rec, req.overrides);
+  if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
+  if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
+  const seccomp = compileSeccomp?.(rec);
+  const plan = compileExecPlan(proc, {
+    initPid: rec.pid,
+    namespaces: namespacesToJoin(rec.pid),
+    cgroupProcsFiles: cg ? Object.values(cg.record.paths).map((dir) => `${dir}/cgroup.procs`) : [],
+    preserveFds: req.preserveFds ?? 0,
+    ...(seccomp ? { seccomp } : {}),
+    ...(proc.terminal ? { console: req.consoleSocket ? { socket: req.consoleSocket } : { relay: true as const } } : {}),
+  });
+  const launched = await launch({
+    plan,
+    foreground: !req.detach,
+    preserveFds: req.preserveFds ?? 0,
+    handlers: {
+      onPid(pid) {
+        if (req.pidFile) {
+          const tmp = `${req.pidFile}.${process.pid}.tmp`;
+          fs.writeFileSync(tmp, String(pid));
+          fs.renameSync(tmp, req.pidFile);
+        }
+      },
+      onSync: async () => "",
+      onReady: async () => {},
+    },
+  });
+  if (req.detach) return 0;
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(launched.pid, sig);
+    } catch {
+      // exited
+    }
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+  for (const s of signals) process.on(s, forward);
+  try {
+    return await launched.exit;
+  } finally {
+    for (const s of signals) process.off(s, forward);
+  }
+}
