@@ -1,0 +1,150 @@
+// Real flows on isola's own bridge network, inside test hosts (network namespaces that
+// play hosts). Nothing here touches the machine's own network namespace.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdir } from "node:fs/promises";
+import type { Result } from "./types.ts";
+import { AgentError, isolaConflist, TestHost } from "./testing/testhost.ts";
+
+const root = process.getuid?.() === 0;
+let h: TestHost;
+
+beforeAll(async () => {
+  if (root) h = await TestHost.create();
+});
+afterAll(async () => {
+  await h?.destroy();
+});
+
+function addr(r: Result, v6 = false): string {
+  const ip = r.ips!.find((i) => i.address.includes(":") === v6)!;
+  return ip.address.split("/")[0]!;
+}
+
+async function ipamFiles(net = "testnet"): Promise<string[]> {
+  return (await readdir(`${h.ipamDir}/${net}`).catch(() => [] as string[])).filter((n) => !n.startsWith("last_reserved"));
+}
+
+async function cacheFiles(): Promise<string[]> {
+  return readdir(`${h.cacheDir}/results`).catch(() => [] as string[]);
+}
+
+describe.skipIf(!root)("isola bridge network in a test host", () => {
+  test("two containers reach each other and the gateway; a published port answers from the host; DEL leaves nothing", async () => {
+    const conf = isolaConflist(h);
+    const c1 = await h.container();
+    const c2 = await h.container();
+    const r1 = (await h.cni("add", conf, { containerId: "flow1", ifName: "eth0", netns: c1, capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] } })) as Result;
+    const r2 = (await h.cni("add", conf, { containerId: "flow2", ifName: "eth0", netns: c2 })) as Result;
+    expect(r1.interfaces?.[2]).toMatchObject({ name: "eth0", sandbox: c1 });
+    expect(addr(r1)).not.toBe(addr(r2));
+    const gw = r1.ips![0]!.gateway!;
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", addr(r2)], c1)).code).toBe(0);
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", addr(r1)], c2)).code).toBe(0);
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", gw], c1)).code).toBe(0);
+    await h.cni("check", conf, { containerId: "flow1", ifName: "eth0", netns: c1 });
+
+    // TCP between containers, and through the published port from the host (gateway
+    // address, loopback) and from the other container (hairpin through the host).
+    h.background(["busybox", "nc", "-ll", "-p", "80", "-e", "/bin/echo", "hello-from-c1"], c1);
+    const get = async (ip: string, port: number, netns?: string) => {
+      for (let i = 0; i < 50; i++) {
+        const r = await h.exec(["busybox", "nc", "-w", "2", ip, String(port)], netns);
+        if (r.out.includes("hello-from-c1")) return r.out.trim();
+        await Bun.sleep(50);
+      }
+      return "";
+    };
+    expect(await get(addr(r1), 80, c2)).toBe("hello-from-c1");
+    expect(await get(gw, 8080)).toBe("hello-from-c1");
+    expect(await get("127.0.0.1", 8080)).toBe("hello-from-c1");
+    expect(await get(gw, 8080, c2)).toBe("hello-from-c1");
+
+    // the same host port again is refused, and that ADD leaves nothing behind
+    const c3 = await h.container();
+    const before = { links: await h.links(), ipam: await ipamFiles() };
+    const err = await h.cni("add", conf, { containerId: "flow3", ifName: "eth0", netns: c3, capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80 }] } }).catch((e) => e);
+    expect(err).toBeInstanceOf(AgentError);
+    expect((err as Error).message).toContain("runtimeConfig.portMappings[0]: host port 8080/tcp is already published");
+    expect(await h.links()).toEqual(before.links);
+    expect(await ipamFiles()).toEqual(before.ipam);
+    expect(await h.links(c3)).toEqual(["lo"]);
+
+    await h.cni("del", conf, { containerId: "flow1", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "flow2", ifName: "eth0", netns: c2 });
+    await h.cni("del", conf, { containerId: "flow2", ifName: "eth0", netns: c2 }); // idempotent
+    expect((await h.links()).sort()).toEqual(["isolatest0", "lo"]);
+    expect(await h.links(c1)).toEqual(["lo"]);
+    expect(await ipamFiles()).toEqual([]);
+    expect(await cacheFiles()).toEqual([]);
+    const nft = await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"]);
+    expect(nft.out).not.toContain("8080");
+  });
+
+  test("50 concurrent ADDs get 50 distinct addresses, and 50 DELs release them all", async () => {
+    const conf = isolaConflist(h, { name: "many", bridge: "isolamany0", subnets: ["10.78.0.0/24"], portmap: false });
+    const nss = await Promise.all(Array.from({ length: 50 }, () => h.container()));
+    const results = (await Promise.all(nss.map((ns, i) => h.cni("add", conf, { containerId: `many${i}`, ifName: "eth0", netns: ns })))) as Result[];
+    const addrs = new Set(results.map((r) => addr(r)));
+    expect(addrs.size).toBe(50);
+    expect((await ipamFiles("many")).length).toBe(50);
+    await Promise.all(nss.map((ns, i) => h.cni("del", conf, { containerId: `many${i}`, ifName: "eth0", netns: ns })));
+    expect(await ipamFiles("many")).toEqual([]);
+    expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
+  });
+
+  test("IPv6 (dual stack): containers reach each other over IPv6 and the gateway", async () => {
+    const conf = isolaConflist(h, { name: "dual", bridge: "isoladual0", subnets: ["10.79.0.0/24", "fd42:1::/64"], portmap: false });
+    const c1 = await h.container();
+    const c2 = await h.container();
+    const r1 = (await h.cni("add", conf, { containerId: "v6a", ifName: "eth0", netns: c1 })) as Result;
+    const r2 = (await h.cni("add", conf, { containerId: "v6b", ifName: "eth0", netns: c2 })) as Result;
+    expect(addr(r1, true)).toMatch(/^fd42:1::/);
+    const ping6 = async (ip: string, ns: string) => {
+      for (let i = 0; i < 40; i++) {
+        if ((await h.exec(["busybox", "ping", "-6", "-c", "1", "-W", "1", ip], ns)).code === 0) return true;
+        await Bun.sleep(50);
+      }
+      return false;
+    };
+    expect(await ping6(addr(r2, true), c1)).toBe(true);
+    expect(await ping6(r1.ips!.find((i) => i.address.includes(":"))!.gateway!, c1)).toBe(true);
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", addr(r1)], c2)).code).toBe(0);
+    await h.cni("del", conf, { containerId: "v6a", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "v6b", ifName: "eth0", netns: c2 });
+    expect(await ipamFiles("dual")).toEqual([]);
+  });
+
+  test("ADD after a crash (stale cache, container namespace gone) recovers", async () => {
+    const conf = isolaConflist(h, { name: "stale", bridge: "isolastale0", subnets: ["10.80.0.0/24"] });
+    const c1 = await h.container();
+    const first = (await h.cni("add", conf, { containerId: "crashy", ifName: "eth0", netns: c1, capabilityArgs: { portMappings: [{ hostPort: 9090, containerPort: 90 }] } })) as Result;
+    // the "crash": the container's namespace disappears without a DEL
+    await h.removeContainerNetns(c1);
+    await h.recreateContainerNetns(c1);
+    const again = (await h.cni("add", conf, { containerId: "crashy", ifName: "eth0", netns: c1, capabilityArgs: { portMappings: [{ hostPort: 9090, containerPort: 90 }] } })) as Result;
+    expect(again.ips).toHaveLength(1);
+    expect((await ipamFiles("stale")).length).toBe(1);
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", again.ips![0]!.gateway!], c1)).code).toBe(0);
+    void first;
+    await h.cni("del", conf, { containerId: "crashy", ifName: "eth0", netns: c1 });
+    expect(await ipamFiles("stale")).toEqual([]);
+    expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
+  });
+
+  test("an IP outside the subnet, an unknown plugin type and a malformed conflist are refused, leaving nothing", async () => {
+    const conf = isolaConflist(h, { name: "bad", bridge: "isolabad0", subnets: ["10.81.0.0/24"] });
+    const c = await h.container();
+    const links = await h.links();
+    const e1 = (await h.cni("add", conf, { containerId: "bad1", ifName: "eth0", netns: c, capabilityArgs: { ips: ["10.99.0.5"] } }).catch((e) => e)) as Error;
+    expect(e1.message).toContain("runtimeConfig.ips[0]: 10.99.0.5 is outside the network's subnets 10.81.0.0/24");
+    const unknown = JSON.stringify({ cniVersion: "1.0.0", name: "bad2", plugins: [{ type: "isola-bridge", ipam: { type: "isola-ipam", dataDir: h.ipamDir, subnet: "10.82.0.0/24" } }, { type: "no-such-plugin" }] });
+    const e2 = (await h.cni("add", unknown, { containerId: "bad2", ifName: "eth0", netns: c }).catch((e) => e)) as Error;
+    expect(e2.message).toContain('plugins[1].type: unknown plugin type "no-such-plugin"');
+    const e3 = (await h.cni("add", '{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"isola-bridge","ipam":{"type":"isola-ipam","subnet":"10.0.0.0/33"}}]}', { containerId: "bad3", ifName: "eth0", netns: c }).catch((e) => e)) as Error;
+    expect(e3.message).toContain('plugins[0].ipam.subnet: "10.0.0.0/33" is not a CIDR (expected a.b.c.d/0-32)');
+    expect(await h.links()).toEqual(links);
+    expect(await h.links(c)).toEqual(["lo"]);
+    expect(await ipamFiles("bad")).toEqual([]);
+    expect(await cacheFiles()).toEqual([]);
+  });
+});
