@@ -1,0 +1,171 @@
+// Integration: exec into running containers, and terminals over a console socket (root only).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
+import { isRoot, REPO, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
+import type { Spec } from "../oci/types.ts";
+
+const rt = new Runtime();
+let bundle = "";
+let base: Spec;
+let scratch = "";
+let id = "";
+let initPid = 0;
+
+beforeAll(() => {
+  if (!isRoot) return;
+  bundle = makeBundle();
+  base = readSpec(bundle);
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), "isola-exec-"));
+  const spec: Spec = structuredClone(base);
+  spec.process!.args = ["sleep", "1000"];
+  spec.linux!.namespaces!.push({ type: "time" });
+  spec.linux!.timeOffsets = { boottime: { secs: 1_000_000 } };
+  spec.root!.readonly = false;
+  writeSpec(bundle, spec);
+  id = uniqueId("exec");
+  const r = rt.run(["run", "-d", "-b", bundle, id]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  initPid = JSON.parse(rt.run(["state", id]).stdout).pid;
+});
+afterAll(() => {
+  rt.cleanup();
+  if (bundle) fs.rmSync(bundle, { recursive: true, force: true });
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+const ns = (pid: number | "self", t: string) => fs.readlinkSync(`/proc/${pid}/ns/${t}`);
+
+describe.skipIf(!isRoot)("exec", () => {
+  test("joins every namespace of the container and returns the exit status", () => {
+    const types = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "time"];
+    const r = rt.run(["exec", id, "sh", "-c", `for t in ${types.join(" ")}; do readlink /proc/self/ns/$t; done; cut -d' ' -f1 /proc/1/cmdline 2>/dev/null; cat /proc/1/comm; exit 9`]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(9);
+    const lines = r.stdout.trim().split("\n");
+    types.forEach((t, i) => {
+      expect(lines[i]).toBe(ns(initPid, t));
+      expect(lines[i]).not.toBe(ns("self", t));
+    });
+    expect(lines.at(-1)).toBe("sleep"); // the container's pid 1 is visible: same pid namespace
+  });
+
+  test("joins the container's cgroups", () => {
+    const r = rt.run(["exec", id, "cat", "/proc/self/cgroup"]);
+    const init = fs.readFileSync(`/proc/${initPid}/cgroup`, "utf8");
+    expect(r.code).toBe(0);
+    // inside the cgroup namespace every path is the container's root
+    expect(r.stdout.split("\n").filter((l) => l).every((l) => l.endsWith(":/"))).toBe(true);
+    expect(init).toContain(id);
+  });
+
+  test("--user, --cwd, --env, --additional-gids, --cap, --no-new-privs", () => {
+    const r = rt.run([
+      "exec", "--user", "1000:1001", "--cwd", "/tmp", "--env", "A=1", "-e", "B=two words", "--additional-gids", "7", "-g", "8", "--no-new-privs", id,
+      "sh", "-c", 'id -u; id -g; pwd; echo "$A/$B"; grep -E "^(Groups|NoNewPrivs|CapEff)" /proc/self/status | tr -s "\\t" " "',
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n")).toEqual(["1000", "1001", "/tmp", "1/two words", "Groups: 7 8 ", "CapEff: 0000000000000000", "NoNewPrivs: 1"]);
+    const caps = rt.run(["exec", "--cap", "CAP_NET_ADMIN", id, "grep", "CapEff", "/proc/self/status"]);
+    expect(caps.stdout).toContain("0000000020001420"); // default + NET_ADMIN (12)
+    expect(rt.run(["exec", "--cap", "CAP_FLY", id, "true"]).stderr).toContain('--cap: "CAP_FLY" is not a capability');
+  });
+
+  test("-p/--process process.json, --pid-file and --detach", () => {
+    const procFile = path.join(scratch, "process.json");
+    fs.writeFileSync(procFile, JSON.stringify({ args: ["sh", "-c", "echo $X > /tmp/detached; sleep 0.2"], env: ["X=from-process-json"], cwd: "/", user: { uid: 0, gid: 0 } }));
+    const pidFile = path.join(scratch, "exec.pid");
+    const r = rt.run(["exec", "-d", "--pid-file", pidFile, "-p", procFile, id]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(Number(fs.readFileSync(pidFile, "utf8"))).toBeGreaterThan(0);
+    expect(waitFor(() => rt.run(["exec", id, "cat", "/tmp/detached"]).stdout === "from-process-json\n")).toBe(true);
+  });
+
+  test("no host file descriptors leak into the exec'd process; its cwd is inside the container", () => {
+    const r = rt.run(["exec", id, "sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '; readlink /proc/self/cwd"]);
+    expect(r.stdout).toBe("0 1 2 3 /\n");
+  });
+
+  test("errors: missing command, unknown container, stopped container", () => {
+    expect(rt.run(["exec", id]).stderr).toContain("the command to run is required");
+    expect(rt.run(["exec", id, "no-such-cmd"]).stderr).toContain('exec: "no-such-cmd": executable file not found in $PATH');
+    expect(rt.run(["exec", "nope-" + id, "true"]).stderr).toContain("does not exist");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["true"];
+    writeSpec(bundle, spec);
+    const other = uniqueId("stopped");
+    expect(rt.run(["run", "-d", "-b", bundle, other]).code).toBe(0);
+    expect(waitFor(() => rt.run(["state", other]).stdout.includes('"stopped"'))).toBe(true);
+    const r = rt.run(["exec", other, "true"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot exec in a stopped container");
+    rt.run(["delete", other]);
+  });
+});
+
+/** Starts the console-socket receiver; resolves once it listens. */
+async function consoleReceiver(sock: string, out: string, input = "") {
+  const p = Bun.spawn(["python3", path.join(REPO, "test/console_socket.py"), sock, out, input], { stdout: "pipe", stderr: "inherit" });
+  const reader = p.stdout.getReader();
+  await reader.read(); // "ready"
+  reader.releaseLock();
+  return p;
+}
+
+describe.skipIf(!isRoot)("terminals", () => {
+  test("create --console-socket sends the pty master; the container runs on it with its consoleSize", async () => {
+    const sock = path.join(scratch, "console.sock");
+    const out = path.join(scratch, "console.out");
+    const spec: Spec = structuredClone(base);
+    spec.process!.terminal = true;
+    spec.process!.consoleSize = { height: 33, width: 111 };
+    spec.process!.args = ["sh", "-c", "tty; stty size; [ -t 0 ] && echo stdin-is-tty; read line; echo got:$line"];
+    writeSpec(bundle, spec);
+    const recv = await consoleReceiver(sock, out, "hello\n");
+    const cid = uniqueId("tty");
+    try {
+      const r = rt.run(["create", "--console-socket", sock, "-b", bundle, cid]);
+      expect(r.stderr).toBe("");
+      expect(rt.run(["start", cid]).code).toBe(0);
+      expect(await recv.exited).toBe(0);
+      const text = fs.readFileSync(out, "utf8").replace(/\r/g, "");
+      expect(text).toContain("name /dev/ptmx\nsize 33 111\n");
+      expect(text).toMatch(/\/dev\/pts\/\d+\n33 111\nstdin-is-tty\n/);
+      expect(text).toContain("got:hello");
+    } finally {
+      recv.kill();
+      rt.run(["delete", "--force", cid]);
+    }
+  });
+
+  test("exec -t --console-socket", async () => {
+    const sock = path.join(scratch, "exec-console.sock");
+    const out = path.join(scratch, "exec-console.out");
+    const recv = await consoleReceiver(sock, out);
+    try {
+      const r = rt.run(["exec", "-t", "--console-socket", sock, id, "sh", "-c", "tty; exit 4"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(4);
+      expect(await recv.exited).toBe(0);
+      expect(fs.readFileSync(out, "utf8")).toMatch(/\/dev\/pts\/\d+\r?\n/);
+    } finally {
+      recv.kill();
+    }
+  });
+
+  test("bad combinations are refused before anything is created", () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.terminal = true;
+    writeSpec(bundle, spec);
+    const cid = uniqueId("notty");
+    expect(rt.run(["create", "-b", bundle, cid]).stderr).toContain("cannot allocate a terminal for a detached container without --console-socket");
+    expect(fs.existsSync(path.join(rt.root, cid))).toBe(false);
+    spec.process!.terminal = false;
+    writeSpec(bundle, spec);
+    expect(rt.run(["create", "--console-socket", "/tmp/x.sock", "-b", bundle, cid]).stderr).toContain("--console-socket: given, but process.terminal is false");
+    expect(rt.run(["exec", "-d", "-t", id, "true"]).stderr).toContain("cannot allocate a terminal for a detached process");
+  });
+});
