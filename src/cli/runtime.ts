@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultSpec } from "../oci/defaults.ts";
+import { rootlessSpec } from "../runtime/rootless.ts";
 import { features } from "../oci/features.ts";
 import * as runtime from "../runtime/container.ts";
 import { exec } from "../runtime/exec.ts";
@@ -49,14 +50,15 @@ function createOptions(g: Globals, id: string, f: FlagValues): runtime.CreateOpt
 const COMMANDS: Record<string, Command> = {
   ...CGROUP_COMMANDS,
   spec: {
-    usage: "spec [--bundle DIR]: write a default config.json",
+    usage: "spec [--bundle DIR] [--rootless]: write a default config.json (--rootless: for a user without root)",
     flags: { bundle: { type: "string", alias: "b" }, rootless: { type: "bool" } },
     args: [0, 0],
     run(_a, f) {
       const dir = str(f.bundle) ?? ".";
       const file = path.join(dir, "config.json");
       if (fs.existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
-      fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, "\t") + "\n");
+      const spec = f.rootless === true ? rootlessSpec(defaultSpec()) : defaultSpec();
+      fs.writeFileSync(file, JSON.stringify(spec, null, "\t") + "\n");
     },
   },
   create: {

@@ -3,7 +3,8 @@
  * what was expected and what was found, e.g.
  *   process.user.uid: must be an integer ≥ 0 (got -1)
  */
-import type { Spec } from "./types.ts";
+import type { IdMapping, Spec } from "./types.ts";
+import { mappingProblems, maps } from "./idmap.ts";
 import { CAPABILITIES } from "./capabilities.ts";
 import { RLIMITS } from "./rlimits.ts";
 
@@ -113,7 +114,7 @@ export function validateSpec(raw: unknown): string[] {
   validateProcess(c, spec.process);
   validateMounts(c, spec.mounts);
   validateHooks(c, spec.hooks);
-  const nsTypes = validateLinux(c, spec.linux);
+  const nsTypes = validateLinux(c, spec.linux, spec.process);
 
   if (spec.hostname !== undefined && spec.hostname !== "" && !nsTypes.newUts)
     c.problems.push(`hostname: setting a hostname needs a new uts namespace (add {"type":"uts"} to linux.namespaces)`);
@@ -199,15 +200,21 @@ function validateMounts(c: Checker, v: unknown) {
   });
 }
 
-function validateMappings(c: Checker, path: string, v: unknown) {
-  if (!c.arr(path, v)) return;
+/** Checks a list of id mappings; returns it typed when every entry is well formed. */
+function validateMappings(c: Checker, path: string, v: unknown): IdMapping[] | undefined {
+  if (!c.arr(path, v)) return undefined;
+  let ok = true;
   (v as unknown[]).forEach((m, i) => {
-    if (!c.obj(`${path}[${i}]`, m)) return;
+    if (!c.obj(`${path}[${i}]`, m)) return void (ok = false);
     const map = m as Obj;
-    c.int(`${path}[${i}].containerID`, map.containerID, { min: 0, max: 0xfffffffe, required: true });
-    c.int(`${path}[${i}].hostID`, map.hostID, { min: 0, max: 0xfffffffe, required: true });
-    c.int(`${path}[${i}].size`, map.size, { min: 1, max: 0xffffffff, required: true });
+    ok = c.int(`${path}[${i}].containerID`, map.containerID, { min: 0, max: 0xfffffffe, required: true }) && ok;
+    ok = c.int(`${path}[${i}].hostID`, map.hostID, { min: 0, max: 0xfffffffe, required: true }) && ok;
+    ok = c.int(`${path}[${i}].size`, map.size, { min: 1, max: 0xffffffff, required: true }) && ok;
   });
+  if (!ok) return undefined;
+  const list = v as IdMapping[];
+  c.problems.push(...mappingProblems(path, list));
+  return list;
 }
 
 function validateHooks(c: Checker, v: unknown) {
@@ -230,11 +237,28 @@ function validateHooks(c: Checker, v: unknown) {
   }
 }
 
+/** The process's ids must exist in a new user namespace: the kernel refuses setuid/setgid to unmapped ids. */
+function coverage(c: Checker, process: unknown, uidMaps: IdMapping[] | undefined, gidMaps: IdMapping[] | undefined) {
+  if (!isObj(process) || !isObj(process.user)) return;
+  const u = process.user;
+  const shown = (list: IdMapping[]) => list.map((m) => `${m.containerID}..${m.containerID + m.size - 1}`).join(", ");
+  if (uidMaps?.length && isInt(u.uid) && !maps(uidMaps, u.uid))
+    c.problems.push(`process.user.uid: ${u.uid} is not mapped by linux.uidMappings (container ids ${shown(uidMaps)})`);
+  if (!gidMaps?.length) return;
+  if (isInt(u.gid) && !maps(gidMaps, u.gid))
+    c.problems.push(`process.user.gid: ${u.gid} is not mapped by linux.gidMappings (container ids ${shown(gidMaps)})`);
+  if (Array.isArray(u.additionalGids))
+    u.additionalGids.forEach((g, i) => {
+      if (isInt(g) && !maps(gidMaps, g))
+        c.problems.push(`process.user.additionalGids[${i}]: ${g} is not mapped by linux.gidMappings (container ids ${shown(gidMaps)})`);
+    });
+}
+
 interface NsSummary {
   newUts: boolean;
 }
 
-function validateLinux(c: Checker, v: unknown): NsSummary {
+function validateLinux(c: Checker, v: unknown, process: unknown): NsSummary {
   const summary: NsSummary = { newUts: false };
   if (!c.obj("linux", v)) return summary;
   const l = v as Obj;
@@ -254,9 +278,10 @@ function validateLinux(c: Checker, v: unknown): NsSummary {
     });
   }
   summary.newUts = types.has("uts") && types.get("uts")?.path === undefined;
-  validateMappings(c, "linux.uidMappings", l.uidMappings);
-  validateMappings(c, "linux.gidMappings", l.gidMappings);
+  const uidMaps = validateMappings(c, "linux.uidMappings", l.uidMappings);
+  const gidMaps = validateMappings(c, "linux.gidMappings", l.gidMappings);
   const user = types.get("user");
+  if (user && user.path === undefined) coverage(c, process, uidMaps, gidMaps);
   if (user && user.path === undefined) {
     if (!Array.isArray(l.uidMappings) || l.uidMappings.length === 0)
       c.problems.push("linux.uidMappings: a new user namespace needs at least one uid mapping");

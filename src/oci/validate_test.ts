@@ -66,3 +66,45 @@ describe("validateId", () => {
     expect(validateId("a b")).toContain("characters outside");
   });
 });
+
+describe("id mappings", () => {
+  const userns = (edit: (s: Record<string, any>) => void) =>
+    withSpec((s) => {
+      s.linux.namespaces.push({ type: "user" });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      edit(s);
+    });
+
+  test("a well-formed user namespace is valid", () => {
+    expect(userns(() => {})).toEqual([]);
+  });
+  test.each([
+    ["overlapping container ids", (s: any) => s.linux.uidMappings.push({ containerID: 1000, hostID: 300000, size: 10 }),
+      "linux.uidMappings[1]: overlaps linux.uidMappings[0] (container ids 0..65535)"],
+    ["overlapping host ids", (s: any) => s.linux.gidMappings.push({ containerID: 70000, hostID: 165535, size: 10 }),
+      "linux.gidMappings[1]: overlaps linux.gidMappings[0] (host ids 100000..165535)"],
+    ["container range past the largest id", (s: any) => (s.linux.uidMappings = [{ containerID: 4294967290, hostID: 0, size: 10 }]),
+      "linux.uidMappings[0]: container ids 4294967290..4294967299 go past 4294967294, the largest id"],
+    ["host range past the largest id", (s: any) => (s.linux.gidMappings = [{ containerID: 0, hostID: 4294967200, size: 100 }]),
+      "linux.gidMappings[0]: host ids 4294967200..4294967299 go past 4294967294, the largest id"],
+    ["more than 340 lines", (s: any) => (s.linux.uidMappings = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 100000 + i, size: 1 }))),
+      "linux.uidMappings: 341 mappings, the kernel accepts at most 340"],
+    ["uid not mapped", (s: any) => (s.process.user.uid = 70000),
+      "process.user.uid: 70000 is not mapped by linux.uidMappings (container ids 0..65535)"],
+    ["gid not mapped", (s: any) => (s.linux.gidMappings = [{ containerID: 1, hostID: 100000, size: 10 }]),
+      "process.user.gid: 0 is not mapped by linux.gidMappings (container ids 1..10)"],
+    ["additional gid not mapped", (s: any) => (s.process.user.additionalGids = [5, 65536]),
+      "process.user.additionalGids[1]: 65536 is not mapped by linux.gidMappings (container ids 0..65535)"],
+    ["idmapped mount ranges overlap", (s: any) => s.mounts.push({ destination: "/d", source: "/d", type: "bind", options: ["rbind"], uidMappings: [{ containerID: 0, hostID: 0, size: 10 }, { containerID: 5, hostID: 20, size: 1 }] }),
+      "mounts[7].uidMappings[1]: overlaps mounts[7].uidMappings[0] (container ids 0..9)"],
+  ])("%s", (_name, edit, expected) => {
+    expect(userns(edit)).toContain(expected);
+  });
+  test("340 lines are accepted", () => {
+    expect(userns((s) => (s.linux.uidMappings = Array.from({ length: 340 }, (_, i) => ({ containerID: i, hostID: 100000 + i, size: 1 }))))).toEqual([]);
+  });
+  test("a joined user namespace needs no mappings and no coverage", () => {
+    expect(withSpec((s) => { s.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }); s.process.user.uid = 12345; })).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@ import type { Spec, Status } from "../oci/types.ts";
 import { bindSource, compilePlan, type HostFacts, type LaunchPlan } from "../plan/compile.ts";
 import { cgroupsFor, cgroupsFromRecord as openCgroups, resourceProblems, type ContainerCgroups } from "./cgroups.ts";
 import { runHooks } from "./hooks.ts";
+import { callerFacts, checkRootless } from "./rootless.ts";
 import { launch } from "./launch.ts";
 import { signalNumber } from "./signals.ts";
 import {
@@ -70,7 +71,8 @@ export function hostFacts(spec: Spec, bundle: string): HostFacts {
   const v1 = lines.map((l) => l.split(":")[1] ?? "").filter((c) => c !== "");
   const hasUnified = lines.some((l) => l.startsWith("0::"));
   const cgroupLayout = v1.length === 0 ? "v2" : hasUnified && fs.existsSync("/sys/fs/cgroup/unified") ? "hybrid" : "v1";
-  return { sourceKinds, cgroupLayout, cgroupV1Hierarchies: v1 };
+  const caller = callerFacts();
+  return { sourceKinds, cgroupLayout, cgroupV1Hierarchies: v1, ...(caller ? { caller } : {}) };
 }
 
 function resolveRootfs(spec: Spec, bundle: string): string {
@@ -112,6 +114,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
   const facts = hostFacts(spec, bundle);
+  checkRootless(spec, facts.caller);
   if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);
 
   // Nothing on the host changes before this line; from here every failure undoes what was made.
