@@ -6,6 +6,7 @@ import type { Spec, Status } from "../oci/types.ts";
 import { bindSource, compilePlan, type HostFacts, type LaunchPlan } from "../plan/compile.ts";
 import { cgroupsFor, cgroupsFromRecord as openCgroups, resourceProblems, type ContainerCgroups } from "./cgroups.ts";
 import { runHooks } from "./hooks.ts";
+import { compileContainerSeccomp } from "./seccomp.ts";
 import { callerFacts, checkRootless } from "./rootless.ts";
 import { launch } from "./launch.ts";
 import { signalNumber } from "./signals.ts";
@@ -113,6 +114,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
     throw new ConfigError(["--console-socket: given, but process.terminal is false (no terminal to send)"]);
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
+  const seccomp = compileContainerSeccomp(spec.linux?.seccomp, warn);
   const facts = hostFacts(spec, bundle);
   checkRootless(spec, facts.caller);
   if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);
@@ -148,6 +150,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
       preserveFds: opts.preserveFds ?? 0,
       cgroupProcsFiles: cgroups?.procsFiles ?? [],
       host: facts,
+      ...(seccomp ? { seccomp: { flags: seccomp.flags, program: seccomp.program } } : {}),
       ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
     });
     addFifoCreation(plan, execFifoPath(opts.root, opts.id));

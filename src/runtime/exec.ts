@@ -6,6 +6,7 @@ import { ConfigError } from "../oci/validate.ts";
 import { compileExecPlan } from "../plan/exec.ts";
 import { cgroupsFromRecord } from "./cgroups.ts";
 import { launch } from "./launch.ts";
+import { compileContainerSeccomp } from "./seccomp.ts";
 import { ContainerError, liveStatus, readRecord, type ContainerRecord } from "./state.ts";
 
 export interface ExecOverrides {
@@ -112,7 +113,7 @@ export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
 }
 
 /** Runs the process; in the foreground returns its exit code, detached returns 0 once it runs. */
-export async function exec(req: ExecRequest, compileSeccomp?: (rec: ContainerRecord) => { flags: number; program: Uint8Array } | undefined): Promise<number> {
+export async function exec(req: ExecRequest, warn: (msg: string) => void = () => {}): Promise<number> {
   const rec = readRecord(req.root, req.id);
   const cg = cgroupsFromRecord(rec.cgroup);
   const status = liveStatus(req.root, rec, cg ? () => cg.isFrozen() : undefined);
@@ -121,13 +122,13 @@ export async function exec(req: ExecRequest, compileSeccomp?: (rec: ContainerRec
   const proc = execProcess(rec, req.overrides);
   if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
   if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
-  const seccomp = compileSeccomp?.(rec);
+  const seccomp = compileContainerSeccomp(rec.spec?.linux?.seccomp, warn);
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),
     cgroupProcsFiles: cg ? Object.values(cg.record.paths).map((dir) => `${dir}/cgroup.procs`) : [],
     preserveFds: req.preserveFds ?? 0,
-    ...(seccomp ? { seccomp } : {}),
+    ...(seccomp ? { seccomp: { flags: seccomp.flags, program: seccomp.program } } : {}),
     ...(proc.terminal ? { console: req.consoleSocket ? { socket: req.consoleSocket } : { relay: true as const } } : {}),
   });
   const launched = await launch({

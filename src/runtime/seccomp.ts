@@ -1,0 +1,47 @@
+/** Compiles a container's seccomp profile, cached on disk by content hash. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { SeccompCache, validateSeccomp, type CompiledSeccomp, type SeccompStore } from "../seccomp/mod.ts";
+import { ConfigError } from "../oci/validate.ts";
+
+function cacheDir(): string {
+  if ((process.getuid?.() ?? 0) === 0) return "/var/cache/isola/seccomp";
+  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "isola", "seccomp");
+}
+
+const diskStore: SeccompStore = {
+  get(key) {
+    try {
+      return fs.readFileSync(path.join(cacheDir(), key), "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+  set(key, value) {
+    try {
+      const dir = cacheDir();
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const tmp = path.join(dir, `.${key}.${process.pid}`);
+      fs.writeFileSync(tmp, value, { mode: 0o600 });
+      fs.renameSync(tmp, path.join(dir, key));
+    } catch {
+      // a cache that can't be written only costs a recompile next time
+    }
+  },
+};
+
+let cache: SeccompCache | undefined;
+
+/** The compiled filter for linux.seccomp, or undefined when the config has none. Throws ConfigError naming the rule. */
+export function compileContainerSeccomp(profile: unknown, warn: (msg: string) => void): CompiledSeccomp | undefined {
+  if (profile === undefined) return undefined;
+  const problems = validateSeccomp(profile);
+  if (problems.length) throw new ConfigError(problems);
+  cache ??= new SeccompCache(diskStore);
+  const compiled = cache.compile(profile);
+  if (compiled.notify)
+    throw new ConfigError(["linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by this runtime yet"]);
+  if (compiled.unknownNames.length) warn(`linux.seccomp: syscalls unknown to this kernel's tables are ignored: ${compiled.unknownNames.join(", ")}`);
+  return compiled;
+}

@@ -1,0 +1,84 @@
+// Integration: containers run under the seccomp filter compiled by src/seccomp (root only).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
+import { isRoot, Runtime, uniqueId } from "../../test/harness.ts";
+import type { Spec } from "../oci/types.ts";
+import { resolveMobyProfile } from "../seccomp/mod.ts";
+
+const rt = new Runtime();
+let bundle = "";
+let base: Spec;
+beforeAll(() => {
+  bundle = makeBundle();
+  base = readSpec(bundle);
+});
+afterAll(() => {
+  rt.cleanup();
+  fs.rmSync(bundle, { recursive: true, force: true });
+});
+
+function run(script: string, seccomp: unknown, nnp = true) {
+  const spec: Spec = structuredClone(base);
+  spec.process!.args = ["sh", "-c", script];
+  spec.process!.noNewPrivileges = nnp;
+  spec.root!.readonly = false;
+  spec.linux!.seccomp = seccomp as Record<string, unknown>;
+  writeSpec(bundle, spec);
+  return rt.run(["run", "-b", bundle, uniqueId("sc")]);
+}
+
+describe.skipIf(!isRoot)("seccomp", () => {
+  const denyMkdir = {
+    defaultAction: "SCMP_ACT_ALLOW",
+    architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    syscalls: [
+      { names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 },
+      { names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: 22, args: [{ index: 0, value: 8, op: "SCMP_CMP_EQ" }] },
+    ],
+  };
+
+  test("a denied syscall fails with the configured errno; the rest works; Seccomp mode 2", () => {
+    const r = run("mkdir /tmp/x 2>&1; echo ok > /tmp/file && cat /tmp/file; grep -E '^Seccomp:' /proc/self/status | tr -s '\\t' ' '", denyMkdir);
+    expect(r.stdout).toContain("Operation not permitted");
+    expect(r.stdout).toContain("ok\n");
+    expect(r.stdout).toContain("Seccomp: 2");
+  });
+
+  test("without no_new_privs the filter is installed before privileges drop", () => {
+    const r = run("mkdir /tmp/y 2>&1; grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -s '\\t' ' '", denyMkdir, false);
+    expect(r.stdout).toContain("Operation not permitted");
+    expect(r.stdout).toContain("NoNewPrivs: 0");
+    expect(r.stdout).toContain("Seccomp: 2");
+  });
+
+  test("Docker's default profile runs a shell; exec inherits the filter", () => {
+    const moby = JSON.parse(fs.readFileSync(new URL("../seccomp/testdata/moby-default.json", import.meta.url), "utf8"));
+    const profile = resolveMobyProfile(moby, { goArch: "amd64", caps: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"] });
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "100"];
+    spec.linux!.seccomp = profile as Record<string, unknown>;
+    writeSpec(bundle, spec);
+    const id = uniqueId("moby");
+    const r = rt.run(["run", "-d", "-b", bundle, id]);
+    expect(r.stderr).toBe("");
+    try {
+      const e = rt.run(["exec", id, "sh", "-c", "grep -E '^Seccomp:' /proc/self/status | tr -s '\\t' ' '; unshare -n true 2>&1 | head -1"]);
+      expect(e.stdout).toContain("Seccomp: 2");
+      expect(e.stdout).toContain("Operation not permitted"); // unshare is denied without CAP_SYS_ADMIN
+    } finally {
+      rt.run(["delete", "--force", id]);
+    }
+  });
+
+  test("a malformed profile is refused before anything is created, naming the rule", () => {
+    const id = uniqueId("badsc");
+    const spec: Spec = structuredClone(base);
+    spec.linux!.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["read"], action: "SCMP_ACT_BOGUS" }] };
+    writeSpec(bundle, spec);
+    const r = rt.run(["create", "-b", bundle, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("linux.seccomp.syscalls[0].action");
+    expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+  });
+});
