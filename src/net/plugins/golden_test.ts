@@ -1,0 +1,65 @@
+// Golden tests: the exact iproute2 batches and nft transactions isola's plugins generate.
+import { expect, test } from "bun:test";
+import { bridgeLines, containerLines, hostLines, hostVethName, type BridgeConf } from "./bridge_plan.ts";
+import { masqLines, natBase, publishLines, unpublishLines } from "./nat_ruleset.ts";
+import { portRules } from "./portmap.ts";
+
+const conf: BridgeConf = { bridge: "isola0", mtu: 1400, isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true };
+const ips = [
+  { address: "10.88.0.5/16", gateway: "10.88.0.1" },
+  { address: "fd88::5/64", gateway: "fd88::1" },
+];
+
+test("bridge, host and container batches", () => {
+  expect(hostVethName("abc", "eth0")).toMatch(/^isv[0-9a-f]{12}$/);
+  expect(hostVethName("abc", "eth0")).toBe(hostVethName("abc", "eth0"));
+  expect(bridgeLines(conf, ips, "02:00:00:00:00:01")).toEqual([
+    "link add isola0 address 02:00:00:00:00:01 mtu 1400 type bridge",
+    "address replace 10.88.0.1/16 dev isola0",
+    "address replace fd88::1/64 dev isola0 nodad",
+    "link set isola0 up",
+  ]);
+  const v = { hostVeth: "isv0123", hostMac: "02:aa:aa:aa:aa:aa", containerMac: "02:bb:bb:bb:bb:bb", ifName: "eth0", netns: "/run/netns/c1" };
+  expect(hostLines(conf, v, true)).toEqual([
+    "link del isv0123",
+    "link add isv0123 address 02:aa:aa:aa:aa:aa mtu 1400 master isola0 up type veth peer name eth0 address 02:bb:bb:bb:bb:bb mtu 1400 netns /run/netns/c1",
+    "link set isv0123 type bridge_slave hairpin on",
+  ]);
+  expect(containerLines(conf, "eth0", ips, [{ dst: "192.168.0.0/16" }, { dst: "0.0.0.0/0" }])).toEqual([
+    "link set eth0 up",
+    "address add 10.88.0.5/16 dev eth0",
+    "address add fd88::5/64 dev eth0 nodad",
+    "route add 0.0.0.0/0 via 10.88.0.1 dev eth0",
+    "route add ::/0 via fd88::1 dev eth0",
+    "route add 192.168.0.0/16 via 10.88.0.1 dev eth0",
+  ]);
+  expect(containerLines({ ...conf, isDefaultGateway: false }, "eth0", ips.slice(0, 1), [])).toEqual(["link set eth0 up", "address add 10.88.0.5/16 dev eth0"]);
+});
+
+test("the nat table and port publishing transaction", () => {
+  expect(natBase().join("\n")).toMatchSnapshot();
+  const rules = portRules(
+    [
+      { hostPort: 8080, containerPort: 80 },
+      { hostPort: 5353, containerPort: 53, protocol: "UDP", hostIP: "192.168.1.10" },
+    ],
+    { cniVersion: "1.1.0", ips },
+  );
+  expect(publishLines(rules)).toEqual([
+    "create element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
+    "create element inet isola_nat ports6 { tcp . 8080 : fd88::5 . 80 }",
+    "create element inet isola_nat hostports4 { 192.168.1.10 . udp . 5353 : 10.88.0.5 . 53 }",
+  ]);
+  expect(unpublishLines(rules.slice(0, 1))).toEqual([
+    "add element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
+    "delete element inet isola_nat ports4 { tcp . 8080 }",
+  ]);
+  expect(masqLines(["10.88.0.0/16", "fd88::/64"])).toEqual(["add element inet isola_nat masq4 { 10.88.0.0/16 }", "add element inet isola_nat masq6 { fd88::/64 }"]);
+});
+
+test("bad port mappings name the field", () => {
+  const prev = { cniVersion: "1.1.0", ips };
+  expect(() => portRules([{ hostPort: 0, containerPort: 80 }], prev)).toThrow("runtimeConfig.portMappings[0].hostPort: 0 is not a port (expected 1-65535)");
+  expect(() => portRules([{ hostPort: 1, containerPort: 80, protocol: "icmp" }], prev)).toThrow('runtimeConfig.portMappings[0].protocol: "icmp" is not a protocol (expected tcp, udp or sctp)');
+  expect(() => portRules([{ hostPort: 1, containerPort: 80, hostIP: "nope" }], prev)).toThrow('runtimeConfig.portMappings[0].hostIP: "nope" is not an IP address');
+});

@@ -1,0 +1,151 @@
+// The CNI runtime against fake plugin executables that log what they receive: order,
+// environment, stdin, prevResult, runtimeConfig filtering, the cache, errors, timeouts.
+// No kernel changes: these plugins only write to a temp dir.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { cachePath, decodeConfig } from "./cache.ts";
+import { parseConfList } from "./conflist.ts";
+import { CniError } from "./errors.ts";
+import { CniRuntime } from "./runtime.ts";
+
+const BUN = new URL("../../node_modules/.bin/bun", import.meta.url).pathname;
+let dir: string;
+let rt: CniRuntime;
+
+const FAKE = (log: string) => `#!${BUN}
+const fs = require("node:fs");
+const type = process.argv[1].split("/").pop();
+const stdin = fs.readFileSync(0, "utf8");
+const conf = JSON.parse(stdin || "{}");
+const e = process.env;
+fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ type, cmd: e.CNI_COMMAND, cid: e.CNI_CONTAINERID, netns: e.CNI_NETNS, ifName: e.CNI_IFNAME, args: e.CNI_ARGS, path: e.CNI_PATH, conf }) + "\\n");
+if (e.CNI_COMMAND === "VERSION") { console.log(JSON.stringify({ cniVersion: conf.cniVersion, supportedVersions: ["1.0.0", "1.1.0"] })); process.exit(0); }
+if (type === "fake-fail" && e.CNI_COMMAND === "ADD") { console.log(JSON.stringify({ cniVersion: "1.1.0", code: 7, msg: "bad thing", details: "really bad" })); process.exit(1); }
+if (type === "fake-crash" && e.CNI_COMMAND === "ADD") { console.error("panic: oops"); process.exit(2); }
+if (type === "fake-slow" && e.CNI_COMMAND === "ADD") { Bun.sleepSync(10000); }
+if (e.CNI_COMMAND === "ADD") {
+  const prev = conf.prevResult ?? { cniVersion: conf.cniVersion, interfaces: [], ips: [] };
+  prev.interfaces = [...(prev.interfaces ?? []), { name: type }];
+  if (!prev.ips.length) prev.ips = [{ address: "10.1.2.3/24", version: "4" }];
+  console.log(JSON.stringify(prev));
+}
+`;
+
+async function log(): Promise<Record<string, any>[]> {
+  const text = await readFile(`${dir}/log`, "utf8").catch(() => "");
+  await rm(`${dir}/log`, { force: true });
+  return text.trim() ? text.trim().split("\n").map((l) => JSON.parse(l)) : [];
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(`${tmpdir()}/isola-cni-rt-`);
+  for (const t of ["fake-a", "fake-b", "fake-fail", "fake-crash", "fake-slow"]) {
+    await writeFile(`${dir}/${t}`, FAKE(`${dir}/log`));
+    await chmod(`${dir}/${t}`, 0o755);
+  }
+  rt = new CniRuntime({ pluginDirs: [dir], cacheDir: `${dir}/cache`, timeoutMs: 5000 });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const list = (types: string[], extra: Record<string, unknown> = {}) =>
+  parseConfList(JSON.stringify({ cniVersion: "1.1.0", name: "fakenet", ...extra, plugins: types.map((type, i) => ({ type, capabilities: i === 1 ? { portMappings: true } : {} })) }));
+
+test("ADD runs the chain in order with prevResult, filtered runtimeConfig and the CNI environment, and caches as libcni", async () => {
+  const l = list(["fake-a", "fake-b"]);
+  const res = await rt.add(l, { containerId: "c1", ifName: "eth0", netns: "/run/netns/x", args: [["IgnoreUnknown", "1"]], capabilityArgs: { portMappings: [{ hostPort: 80, containerPort: 80 }], labels: { app: "web" } } });
+  expect(res.interfaces!.map((i) => i.name)).toEqual(["fake-a", "fake-b"]);
+  expect(res.ips![0]).toEqual({ address: "10.1.2.3/24" }); // 0.x "version" dropped for 1.x
+  const calls = await log();
+  expect(calls.map((c) => `${c.cmd} ${c.type}`)).toEqual(["ADD fake-a", "ADD fake-b"]);
+  expect(calls[0]).toMatchObject({ cid: "c1", netns: "/run/netns/x", ifName: "eth0", args: "IgnoreUnknown=1", path: dir });
+  expect(calls[0]!.conf.name).toBe("fakenet");
+  expect(calls[0]!.conf.cniVersion).toBe("1.1.0");
+  expect(calls[0]!.conf.prevResult).toBeUndefined();
+  expect(calls[0]!.conf.runtimeConfig).toBeUndefined(); // fake-a declares no capabilities
+  expect(calls[1]!.conf.runtimeConfig).toEqual({ portMappings: [{ hostPort: 80, containerPort: 80 }] });
+  expect(calls[1]!.conf.prevResult.interfaces).toEqual([{ name: "fake-a" }]);
+  const rec = JSON.parse(await readFile(cachePath(`${dir}/cache`, "fakenet", "c1", "eth0"), "utf8"));
+  expect(rec).toMatchObject({ kind: "cniCacheV1", containerId: "c1", ifName: "eth0", networkName: "fakenet", cniArgs: [["IgnoreUnknown", "1"]] });
+  expect(JSON.parse(decodeConfig(rec.config)).name).toBe("fakenet");
+
+  await rt.check(l, { containerId: "c1", ifName: "eth0", netns: "/run/netns/x" });
+  const checks = await log();
+  expect(checks.map((c) => `${c.cmd} ${c.type}`)).toEqual(["CHECK fake-a", "CHECK fake-b"]);
+  expect(checks[0]!.conf.prevResult.interfaces).toHaveLength(2);
+
+  await rt.del(l, { containerId: "c1", ifName: "eth0", netns: "/run/netns/x" });
+  const dels = await log();
+  expect(dels.map((c) => `${c.cmd} ${c.type}`)).toEqual(["DEL fake-b", "DEL fake-a"]);
+  expect(dels[0]!.conf.prevResult.interfaces).toHaveLength(2);
+  expect(dels[0]!.conf.runtimeConfig).toEqual({ portMappings: [{ hostPort: 80, containerPort: 80 }] }); // from the cache
+  expect(await readdir(`${dir}/cache/results`)).toEqual([]);
+  await rt.del(l, { containerId: "c1", ifName: "eth0", netns: "" }); // idempotent
+  expect((await log()).every((c) => c.conf.prevResult === undefined)).toBe(true);
+});
+
+test("a plugin's error JSON is surfaced readably, the chain is undone and nothing is cached", async () => {
+  const err = (await rt.add(list(["fake-a", "fake-fail", "fake-b"]), { containerId: "c2", ifName: "eth0", netns: "/x" }).catch((e) => e)) as CniError;
+  expect(err).toBeInstanceOf(CniError);
+  expect(err.code).toBe(7);
+  expect(err.message).toBe("plugin fake-fail (ADD) failed: bad thing: really bad");
+  expect((await log()).map((c) => `${c.cmd} ${c.type}`)).toEqual(["ADD fake-a", "ADD fake-fail", "DEL fake-b", "DEL fake-fail", "DEL fake-a"]);
+  expect(await readdir(`${dir}/cache/results`)).toEqual([]);
+});
+
+test("a crashing plugin's stderr and a hung plugin's timeout become errors", async () => {
+  const crash = (await rt.add(list(["fake-crash"]), { containerId: "c3", ifName: "eth0", netns: "/x" }).catch((e) => e)) as Error;
+  expect(crash.message).toBe("plugin fake-crash (ADD) exited with status 2: panic: oops");
+  const fast = new CniRuntime({ pluginDirs: [dir], cacheDir: `${dir}/cache`, timeoutMs: 300 });
+  const slow = (await fast.add(list(["fake-slow"]), { containerId: "c4", ifName: "eth0", netns: "/x" }).catch((e) => e)) as CniError;
+  expect(slow.message).toBe("plugin fake-slow (ADD) timed out after 300 ms");
+  expect(slow.code).toBe(11);
+  await log();
+});
+
+test("an unknown plugin type is refused before any plugin runs", async () => {
+  const err = (await rt.add(list(["fake-a", "nope"]), { containerId: "c5", ifName: "eth0", netns: "/x" }).catch((e) => e)) as Error;
+  expect(err.message).toContain('plugins[1].type: unknown plugin type "nope"');
+  expect(await log()).toEqual([]);
+});
+
+test("GC deletes cached attachments that are not valid, then passes the valid list to each plugin", async () => {
+  const l = list(["fake-a"]);
+  await rt.add(l, { containerId: "keep", ifName: "eth0", netns: "/x" });
+  await rt.add(l, { containerId: "gone", ifName: "eth0", netns: "/x" });
+  await log();
+  await rt.gc(l, [{ containerId: "keep", ifName: "eth0" }]);
+  const calls = await log();
+  expect(calls.map((c) => `${c.cmd} ${c.type} ${c.cid ?? ""}`)).toEqual(["DEL fake-a gone", "GC fake-a "]);
+  expect(calls[1]!.conf["cni.dev/valid-attachments"]).toEqual([{ containerID: "keep", ifname: "eth0" }]);
+  expect(await readdir(`${dir}/cache/results`)).toEqual(["fakenet-keep-eth0"]);
+  await rt.del(l, { containerId: "keep", ifName: "eth0", netns: "/x" });
+  await log();
+});
+
+test("STATUS and VERSION; 1.0 lists skip STATUS and GC of plugins", async () => {
+  await rt.status(list(["fake-a", "fake-b"]));
+  expect((await log()).map((c) => c.cmd)).toEqual(["STATUS", "STATUS"]);
+  const v = await rt.versions(list(["fake-a"]));
+  expect(v).toEqual([{ type: "fake-a", supportedVersions: ["1.0.0", "1.1.0"] }]);
+  await log();
+  const old = parseConfList(JSON.stringify({ cniVersion: "1.0.0", name: "old", plugins: [{ type: "fake-a" }] }));
+  await rt.status(old);
+  await rt.gc(old, []);
+  expect(await log()).toEqual([]);
+});
+
+test("CHECK needs a cached result and respects disableCheck", async () => {
+  const err = (await rt.check(list(["fake-a"]), { containerId: "none", ifName: "eth0", netns: "/x" }).catch((e) => e)) as CniError;
+  expect(err.code).toBe(3);
+  await rt.check(list(["fake-a"], { disableCheck: true }), { containerId: "none", ifName: "eth0", netns: "/x" });
+  expect(await log()).toEqual([]);
+});
+
+test("isola's own types run in-process: VERSION without exec", async () => {
+  const v = await rt.versions(parseConfList(JSON.stringify({ cniVersion: "1.1.0", name: "n", plugins: [{ type: "isola-portmap" }] })));
+  expect(v[0]!.supportedVersions).toContain("1.1.0");
+  expect(await log()).toEqual([]);
+});
