@@ -53,6 +53,8 @@
 
 #include "plan_steps.h"
 
+#include <net/if.h>
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -827,6 +829,89 @@ static int relay_terminal(int master, pid_t init)
 
 /* ---------- the step interpreter ---------- */
 
+/* ---------- user namespaces for idmapped mounts, loopback ---------- */
+
+#define FD_SLOTS 64
+static int fd_slots[FD_SLOTS] = { [0 ... FD_SLOTS - 1] = -1 };
+
+static int slot_index(int64_t slot)
+{
+	if (slot < 0 || slot >= FD_SLOTS)
+		fail(EINVAL, "fd slot %lld out of range", (long long)slot);
+	return (int)slot;
+}
+
+static int slot_fd(int64_t slot)
+{
+	int fd = fd_slots[slot_index(slot)];
+	if (fd < 0)
+		fail(EBADF, "fd slot %lld is empty", (long long)slot);
+	return fd;
+}
+
+/* A user namespace with the given maps, held by a child that waits on a pipe
+ * until we have its fd (runc and crun do the same for idmapped mounts). */
+static int userns_with_maps(const char *uid_map, size_t uid_len, const char *gid_map, size_t gid_len)
+{
+	int hold[2];
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		fail(errno, "pipe");
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		fail(errno, "clone a user namespace for an idmapped mount");
+	if (pid == 0) {
+		char c;
+		close(hold[1]);
+		while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(hold[0]);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int err = 0;
+	if (fd < 0 || write(fd, uid_map, uid_len) != (ssize_t)uid_len)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (!err) {
+		snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, gid_map, gid_len) != (ssize_t)gid_len)
+			err = errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	int ns = -1;
+	if (!err) {
+		snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+		ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			err = errno;
+	}
+	close(hold[1]);
+	waitpid(pid, NULL, 0);
+	if (err)
+		fail(err, "write the maps of an idmapped mount's user namespace");
+	return ns;
+}
+
+static void loopback_up(void)
+{
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		fail(errno, "socket for loopback");
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+		fail(errno, "get flags of lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
+		fail(errno, "bring lo up");
+	close(sock);
+}
+
 static void run_step(const struct step *st)
 {
 	char target[64];
@@ -1087,6 +1172,40 @@ static void run_step(const struct step *st)
 	case STEP_CONSOLE_SETUP:
 		console_setup(N(st, 0), N(st, 1));
 		break;
+	case STEP_LOOPBACK_UP:
+		loopback_up();
+		break;
+	case STEP_USERNS_FD: {
+		int i = slot_index(N(st, 0));
+		fd_slots[i] = userns_with_maps(S(st, 1), st->args[1].len, S(st, 2), st->args[2].len);
+		break;
+	}
+	case STEP_OPEN_TREE: {
+		int i = slot_index(N(st, 0));
+		unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (N(st, 2) ? AT_RECURSIVE : 0);
+		int fd = (int)syscall(SYS_open_tree, AT_FDCWD, S(st, 1), flags);
+		if (fd < 0)
+			fail(errno, "open_tree %s", S(st, 1));
+		fd_slots[i] = fd;
+		break;
+	}
+	case STEP_IDMAP_TREE: {
+		struct mount_attr attr = { 0 };
+		attr.attr_set = MOUNT_ATTR_IDMAP;
+		attr.userns_fd = (uint64_t)slot_fd(N(st, 1));
+		if (syscall(SYS_mount_setattr, slot_fd(N(st, 0)), "", AT_EMPTY_PATH | (N(st, 2) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+			fail(errno, "idmap the mount (mount_setattr)");
+		break;
+	}
+	case STEP_MOVE_MOUNT_IN_ROOT: {
+		int fd = resolve_in_root(S(st, 0), S(st, 2), (int)N(st, 3));
+		if (syscall(SYS_move_mount, slot_fd(N(st, 1)), "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			fail(errno, "move the idmapped mount onto %s", S(st, 2));
+		close(fd);
+		close(fd_slots[N(st, 1)]);
+		fd_slots[N(st, 1)] = -1;
+		break;
+	}
 	case STEP_PDEATHSIG:
 		if (prctl(PR_SET_PDEATHSIG, (int)N(st, 0), 0, 0, 0) < 0)
 			fail(errno, "pdeathsig");

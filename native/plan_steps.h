@@ -57,7 +57,12 @@
 #define STEP_CONSOLE_CONNECT 43 /* path */
 #define STEP_CONSOLE_PAIR 44 /* no arguments */
 #define STEP_CONSOLE_SETUP 45 /* rows, cols */
-#define STEP_MAX 45
+#define STEP_LOOPBACK_UP 46 /* no arguments */
+#define STEP_USERNS_FD 47 /* slot, uidMap, gidMap */
+#define STEP_OPEN_TREE 48 /* slot, path, recursive */
+#define STEP_IDMAP_TREE 49 /* slot, usernsSlot, recursive */
+#define STEP_MOVE_MOUNT_IN_ROOT 50 /* root, slot, dest, create */
+#define STEP_MAX 50
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -105,6 +110,11 @@ static const char *const step_names[] = {
   [43] = "CONSOLE_CONNECT",
   [44] = "CONSOLE_PAIR",
   [45] = "CONSOLE_SETUP",
+  [46] = "LOOPBACK_UP",
+  [47] = "USERNS_FD",
+  [48] = "OPEN_TREE",
+  [49] = "IDMAP_TREE",
+  [50] = "MOVE_MOUNT_IN_ROOT",
 };
 
 #define ARG_INT 0

@@ -208,13 +208,18 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
 
   // ---- stage 2: the container init ----
   b.add("INIT", "SETSID", [], "process");
+  // runc brings a new network namespace's loopback up; nothing else is configured here
+  if (isNew("network")) b.add("INIT", "LOOPBACK_UP", [], "linux.namespaces[network]");
   const rootProp = linux.rootfsPropagation ? propagationFlags(linux.rootfsPropagation) : undefined;
   const initialProp = rootProp !== undefined && (rootProp & MS.PRIVATE) ? rootProp : MS.SLAVE | MS.REC;
   b.add("INIT", "MOUNT", ["", "/", "", initialProp, ""], "linux.rootfsPropagation");
   b.add("INIT", "MOUNT", [rootfs, rootfs, "", MS.BIND | MS.REC, ""], "root.path");
 
   const mounts = spec.mounts ?? [];
-  mounts.forEach((m, i) => compileMount(b, m, `mounts[${i}]`, opts, { newUser, inUserNs, newCgroup: isNew("cgroup"), newNet: isNew("network") }));
+  const idmap: IdmapContext = { steps: [], nextSlot: 0, ...(newUser ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : {}) };
+  mounts.forEach((m, i) => compileMount(b, m, `mounts[${i}]`, opts, { newUser, inUserNs, newCgroup: isNew("cgroup"), newNet: isNew("network"), idmap }));
+  // Idmapped trees are made first in stage 0, while it is still in the initial user namespace.
+  b.sections.PRE.unshift(...idmap.steps);
 
   const devBound = mounts.some((m) => containerPath(m.destination) === "/dev" && parseMountOptions(m.options, m.type).bind);
   if (!devBound) compileDevices(b, spec, rootfs, inUserNs);
@@ -335,7 +340,17 @@ function addIdMap(b: Builder, kind: "uid" | "gid", maps: IdMapping[], caller: Ca
   return false;
 }
 
+/** Idmapped mounts: their stage-0 steps and the launcher fd slots they use. */
+interface IdmapContext {
+  steps: PlanStep[];
+  nextSlot: number;
+  /** the container's own mappings, the default for "idmap" without mount mappings */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+}
+
 interface NsContext {
+  idmap: IdmapContext;
   newUser: boolean;
   inUserNs: boolean;
   newCgroup: boolean;
@@ -347,7 +362,8 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   const parsed = parseMountOptions(m.options, m.type);
   if (parsed.unsupported.length)
     throw new PlanError(`${origin}.options`, `${parsed.unsupported.map((o) => JSON.stringify(o)).join(", ")} not supported by this runtime yet`);
-  if (m.uidMappings || m.gidMappings) throw new PlanError(`${origin}.uidMappings`, "idmapped mounts are not supported by this runtime yet");
+  if (!parsed.bind && (parsed.idmap || m.uidMappings || m.gidMappings))
+    throw new PlanError(`${origin}.options`, "idmapped mounts are supported for bind mounts only (add \"rbind\" or \"bind\")");
   const root = opts.rootfs;
   const propagate = () => {
     for (const p of parsed.propagation) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, p, ""], origin);
@@ -357,7 +373,10 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     const source = joinHost(opts.bundle, m.source ?? "");
     const kind = opts.host.sourceKinds[source];
     if (!kind || kind === "missing") throw new PlanError(`${origin}.source`, `${source} does not exist (expected a file or directory to bind)`);
-    b.add("INIT", "MOUNT_IN_ROOT", [root, source, dest, "", MS.BIND | (parsed.flags & MS.REC), "", kind === "dir" ? Create.DIR : Create.FILE], origin);
+    const create = kind === "dir" ? Create.DIR : Create.FILE;
+    const slot = compileIdmap(m, parsed, source, origin, opts, ns.idmap);
+    if (slot !== undefined) b.add("INIT", "MOVE_MOUNT_IN_ROOT", [root, slot, dest, create], origin);
+    else b.add("INIT", "MOUNT_IN_ROOT", [root, source, dest, "", MS.BIND | (parsed.flags & MS.REC), "", create], origin);
     if (parsed.remountFlags)
       b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | parsed.remountFlags, ""], origin);
     propagate();
@@ -380,6 +399,35 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   }
   b.add("INIT", "MOUNT_IN_ROOT", [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR], origin);
   propagate();
+}
+
+/**
+ * An idmapped bind mount (runtime-spec 1.2: mounts[].uidMappings/gidMappings, options
+ * idmap/ridmap): stage 0 makes a user namespace with the mount's maps, clones the source
+ * tree detached and idmaps it; the init moves it into place. Returns the tree's slot,
+ * or undefined for a plain bind.
+ */
+function compileIdmap(m: Mount, parsed: ReturnType<typeof parseMountOptions>, source: string, origin: string, opts: CompileOptions, ctx: IdmapContext): number | undefined {
+  const given = m.uidMappings !== undefined || m.gidMappings !== undefined;
+  if (!given && !parsed.idmap) return undefined;
+  if (given && (!m.uidMappings?.length || !m.gidMappings?.length))
+    throw new PlanError(`${origin}.${m.uidMappings?.length ? "gidMappings" : "uidMappings"}`, "an idmapped mount needs both uidMappings and gidMappings");
+  const uids = m.uidMappings?.length ? m.uidMappings : ctx.uidMappings;
+  const gids = m.gidMappings?.length ? m.gidMappings : ctx.gidMappings;
+  if (!uids?.length || !gids?.length)
+    throw new PlanError(`${origin}.options`, `"idmap" without mount mappings uses the container's, which needs a new user namespace (or set ${origin}.uidMappings/gidMappings)`);
+  if (opts.host.caller && opts.host.caller.uid !== 0)
+    throw new PlanError(`${origin}.uidMappings`, "idmapped mounts need root: the kernel idmaps a host filesystem only for a caller privileged over it");
+  const text = (list: IdMapping[]) => list.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join("");
+  const userns = ctx.nextSlot++;
+  const tree = ctx.nextSlot++;
+  const recursive = (parsed.flags & MS.REC) !== 0 ? 1 : 0;
+  ctx.steps.push(
+    { step: "USERNS_FD", args: [userns, text(uids), text(gids)], origin },
+    { step: "OPEN_TREE", args: [tree, source, recursive], origin },
+    { step: "IDMAP_TREE", args: [tree, userns, parsed.recursiveIdmap ? 1 : 0], origin },
+  );
+  return tree;
 }
 
 function compileCgroupMount(b: Builder, m: Mount, dest: string, flags: number, origin: string, opts: CompileOptions, ns: NsContext) {

@@ -70,7 +70,7 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
 };
 
 /** Options that only make sense with mount_setattr / idmapping (handled elsewhere or refused). */
-const UNSUPPORTED = new Set(["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "idmap", "ridmap", "tmpcopyup"]);
+const UNSUPPORTED = new Set(["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "tmpcopyup"]);
 
 export interface ParsedMountOptions {
   flags: number;
@@ -82,6 +82,9 @@ export interface ParsedMountOptions {
   /** the options the kernel needs a bind remount for (ro, nosuid, ...) */
   remountFlags: number;
   unsupported: string[];
+  /** "idmap"/"ridmap": an idmapped bind mount; ridmap idmaps the submounts too */
+  idmap: boolean;
+  recursiveIdmap: boolean;
 }
 
 export function propagationFlags(name: string): number | undefined {
@@ -93,7 +96,14 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   const propagation: number[] = [];
   const data: string[] = [];
   const unsupported: string[] = [];
+  let idmap = false;
+  let recursiveIdmap = false;
   for (const opt of options ?? []) {
+    if (opt === "idmap" || opt === "ridmap") {
+      idmap = true;
+      recursiveIdmap ||= opt === "ridmap";
+      continue;
+    }
     const flag = FLAG_OPTIONS[opt];
     if (flag) {
       flags = (flags | flag[0]) & ~flag[1];
@@ -113,5 +123,5 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   const bind = (flags & MS.BIND) !== 0 || type === "bind";
   if (type === "bind") flags |= MS.BIND;
   const remountFlags = bind ? flags & ~(MS.BIND | MS.REC | MS.REMOUNT) : 0;
-  return { flags, propagation, data: data.join(","), bind, remountFlags, unsupported };
+  return { flags, propagation, data: data.join(","), bind, remountFlags, unsupported, idmap, recursiveIdmap };
 }

@@ -114,6 +114,16 @@ export const Step = {
   CONSOLE_PAIR: 44,
   /** open a pty in the container, send its master over the console socket, make the slave our stdio and ctty (rows, cols) */
   CONSOLE_SETUP: 45,
+  /** bring the loopback interface of the (new) network namespace up (no arguments) */
+  LOOPBACK_UP: 46,
+  /** create a user namespace with these maps (by a short-lived child) and keep its fd in a slot (slot, uidMap, gidMap) */
+  USERNS_FD: 47,
+  /** open_tree(OPEN_TREE_CLONE) a host path into a detached mount kept in a slot (slot, path, recursive) */
+  OPEN_TREE: 48,
+  /** mount_setattr(MOUNT_ATTR_IDMAP) on the detached mount in slot with the user namespace in usernsSlot (slot, usernsSlot, recursive) */
+  IDMAP_TREE: 49,
+  /** move_mount the detached mount in slot onto a destination resolved inside root (root, slot, dest, create) */
+  MOVE_MOUNT_IN_ROOT: 50,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -164,6 +174,11 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   CONSOLE_CONNECT: ["path"],
   CONSOLE_PAIR: [],
   CONSOLE_SETUP: ["rows", "cols"],
+  LOOPBACK_UP: [],
+  USERNS_FD: ["slot", "uidMap", "gidMap"],
+  OPEN_TREE: ["slot", "path", "recursive"],
+  IDMAP_TREE: ["slot", "usernsSlot", "recursive"],
+  MOVE_MOUNT_IN_ROOT: ["root", "slot", "dest", "create"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */
