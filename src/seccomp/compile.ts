@@ -210,12 +210,10 @@ const condsKey = (conds: readonly WordCond[]): string => conds.map((c) => `${c.i
 function verdict(arch: ArchInfo, rules: ArchRule[], defaultRet: number, errors: string[]): Leaf | undefined {
   const uncond = rules.filter((r) => r.conds.length === 0);
   if (uncond.length) {
-    const first = uncond[0] as ArchRule;
-    const other = uncond.find((r) => r.ret !== first.ret);
-    if (other) {
-      errors.push(`${P}.syscalls[${other.origin}]: "${other.name}" already has a different action in syscalls[${first.origin}] for every argument on ${arch.name} (libseccomp refuses this too)`);
-      return undefined;
-    }
+    // libseccomp 2.5 accepts a second unconditional rule with another action and keeps
+    // the first (measured); podman's generated profiles rely on it (setns: allow, then
+    // errno without CAP_SYS_ADMIN), so the first unconditional rule decides here too.
+    const first = uncond.reduce((a, b) => (b.origin < a.origin ? b : a));
     return { kind: "ret", ret: first.ret };
   }
   const seen = new Map<string, ArchRule>();
