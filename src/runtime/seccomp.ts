@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SeccompCache, validateSeccomp, type CompiledSeccomp, type SeccompStore } from "../seccomp/mod.ts";
+import { SeccompCache, SeccompConfigError, type CompiledSeccomp, type SeccompStore } from "../seccomp/mod.ts";
 import { ConfigError } from "../oci/validate.ts";
 
 function cacheDir(): string {
@@ -36,10 +36,14 @@ let cache: SeccompCache | undefined;
 /** The compiled filter for linux.seccomp, or undefined when the config has none. Throws ConfigError naming the rule. */
 export function compileContainerSeccomp(profile: unknown, warn: (msg: string) => void): CompiledSeccomp | undefined {
   if (profile === undefined) return undefined;
-  const problems = validateSeccomp(profile);
-  if (problems.length) throw new ConfigError(problems);
   cache ??= new SeccompCache(diskStore);
-  const compiled = cache.compile(profile);
+  let compiled: CompiledSeccomp;
+  try {
+    compiled = cache.compile(profile, { nativeArch: process.arch });
+  } catch (e) {
+    if (e instanceof SeccompConfigError) throw new ConfigError([...e.errors]);
+    throw e;
+  }
   if (compiled.notify)
     throw new ConfigError(["linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by this runtime yet"]);
   if (compiled.unknownNames.length) warn(`linux.seccomp: syscalls unknown to this kernel's tables are ignored: ${compiled.unknownNames.join(", ")}`);
