@@ -1,0 +1,71 @@
+// isola's plugins as real CNI plugin executables (bin/cni/isola-* → bin/isola-cni), called
+// by exec like any CNI runtime would, inside a test host; and macvlan (reference) delegating
+// IPAM to the isola-ipam executable.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import type { Result } from "./types.ts";
+import { isolaConflist, run, TestHost } from "./testing/testhost.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const usable = process.getuid?.() === 0;
+let h: TestHost;
+
+beforeAll(async () => {
+  if (!usable) return;
+  const b = await run(["bash", `${ROOT}scripts/build-net.sh`]);
+  if (b.code !== 0) throw new Error(`build-net.sh: ${b.err}`);
+  h = await TestHost.create();
+}, 120_000);
+afterAll(async () => {
+  await h?.destroy();
+});
+
+describe.skipIf(!usable)("isola plugins as executables", () => {
+  test("the skeleton: VERSION, and errors as CNI error JSON on stdout", async () => {
+    expect(existsSync(`${ROOT}bin/cni/isola-bridge`)).toBe(true);
+    const v = await h.exec(["env", "CNI_COMMAND=VERSION", `${ROOT}bin/cni/isola-ipam`]);
+    expect(JSON.parse(v.out).supportedVersions).toContain("1.1.0");
+    const bad = await h.exec(["env", "CNI_COMMAND=ADD", `${ROOT}bin/cni/isola-bridge`]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toEqual({ cniVersion: "1.1.0", code: 4, msg: "CNI_CONTAINERID: missing" });
+  });
+
+  test("ADD, CHECK, DEL by exec: containers reach each other, a published port answers, nothing is left", async () => {
+    const conf = isolaConflist(h, { name: "exe", bridge: "isolaexe0", subnets: ["10.84.0.0/24"] });
+    const rt = { runtime: { inProcess: false } };
+    const c1 = await h.container();
+    const c2 = await h.container();
+    const r1 = (await h.cni("add", conf, { containerId: "exe1", ifName: "eth0", netns: c1, capabilityArgs: { portMappings: [{ hostPort: 7070, containerPort: 70 }] } }, rt)) as Result;
+    const r2 = (await h.cni("add", conf, { containerId: "exe2", ifName: "eth0", netns: c2 }, rt)) as Result;
+    const ip2 = r2.ips![0]!.address.split("/")[0]!;
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", ip2], c1)).code).toBe(0);
+    await h.cni("check", conf, { containerId: "exe1", ifName: "eth0", netns: c1 }, rt);
+    h.background(["busybox", "nc", "-ll", "-p", "70", "-e", "/bin/echo", "exe-hello"], c1);
+    let got = "";
+    for (let i = 0; i < 50 && !got.includes("exe-hello"); i++) {
+      got = (await h.exec(["busybox", "nc", "-w", "2", r1.ips![0]!.gateway!, "7070"])).out;
+      if (!got) await Bun.sleep(50);
+    }
+    expect(got.trim()).toBe("exe-hello");
+    await h.cni("del", conf, { containerId: "exe1", ifName: "eth0", netns: c1 }, rt);
+    await h.cni("del", conf, { containerId: "exe2", ifName: "eth0", netns: c2 }, rt);
+    expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
+    expect((await readdir(`${h.ipamDir}/exe`)).filter((n) => !n.startsWith("last"))).toEqual([]);
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("7070");
+  });
+
+  test("macvlan (reference) with isola-ipam (exec'd from CNI_PATH): containers reach each other", async () => {
+    expect((await h.exec(["ip", "link", "add", "mvp0", "type", "bridge"])).code).toBe(0);
+    await h.exec(["ip", "link", "set", "mvp0", "up"]);
+    const conf = JSON.stringify({ cniVersion: "1.0.0", name: "mvi", plugins: [{ type: "macvlan", master: "mvp0", mode: "bridge", ipam: { type: "isola-ipam", dataDir: h.ipamDir, subnet: "10.85.0.0/24" } }] });
+    const c1 = await h.container();
+    const c2 = await h.container();
+    await h.cni("add", conf, { containerId: "mvi1", ifName: "eth0", netns: c1 });
+    const r2 = (await h.cni("add", conf, { containerId: "mvi2", ifName: "eth0", netns: c2 })) as Result;
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", r2.ips![0]!.address.split("/")[0]!], c1)).code).toBe(0);
+    await h.cni("del", conf, { containerId: "mvi1", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "mvi2", ifName: "eth0", netns: c2 });
+    expect((await readdir(`${h.ipamDir}/mvi`)).filter((n) => !n.startsWith("last"))).toEqual([]);
+  });
+});
