@@ -6,7 +6,7 @@
  */
 import { capabilityMask } from "../oci/capabilities.ts";
 import { RLIMITS } from "../oci/rlimits.ts";
-import type { Hook, Mount, NamespaceType, Spec } from "../oci/types.ts";
+import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/types.ts";
 import { MS, parseMountOptions, propagationFlags } from "./mountopts.ts";
 import { Create, type SectionName, type StepName } from "./steps.ts";
 
@@ -264,15 +264,30 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it before dropping privileges.
   if (seccompStep && !nnp) seccompStep();
 
-  const caps = process.capabilities;
-  const additionalGids = process.user.additionalGids ?? [];
-  if (setgroupsDenied && additionalGids.length)
+  addIdentitySteps(b, process, { cwd, setgroupsDenied });
+  addLookupStep(b, process);
+  b.add("INIT", "READY", [], "process");
+  b.add("INIT", "WAIT_EXEC_FIFO", [], "start");
+  (hooks.startContainer ?? []).forEach((h, i) => b.add("INIT", "RUN_HOOK", hookArgs(h), `hooks.startContainer[${i}]`));
+  if (seccompStep && nnp) seccompStep();
+  addExecStep(b, process);
+
+  return { cloneFlags, sections: b.sections, syncs };
+}
+
+/**
+ * Who the process is: supplementary groups (exactly additionalGids: no host groups leak
+ * in), bounding set, gid, uid, capability sets, cwd, no_new_privs. Shared by create and exec.
+ */
+export function addIdentitySteps(b: Builder, proc: Process, opts: { cwd: string; setgroupsDenied?: boolean }) {
+  const caps = proc.capabilities;
+  const additionalGids = proc.user.additionalGids ?? [];
+  if (opts.setgroupsDenied && additionalGids.length)
     throw new PlanError("process.user.additionalGids", "can't be set: the user namespace maps only your own gid, so the kernel denies setgroups (map gids from /etc/subgid with newgidmap to use groups)");
-  // No host supplementary groups leak in: the init's list is exactly additionalGids (or empty).
-  if (!setgroupsDenied) b.add("INIT", "SETGROUPS", [...additionalGids], "process.user.additionalGids");
+  if (!opts.setgroupsDenied) b.add("INIT", "SETGROUPS", [...additionalGids], "process.user.additionalGids");
   if (caps) b.add("INIT", "CAPS_BOUNDING", [capabilityMask(caps.bounding)], "process.capabilities.bounding");
-  b.add("INIT", "SETGID", [process.user.gid], "process.user.gid");
-  b.add("INIT", "SETUID", [process.user.uid], "process.user.uid");
+  b.add("INIT", "SETGID", [proc.user.gid], "process.user.gid");
+  b.add("INIT", "SETUID", [proc.user.uid], "process.user.uid");
   if (caps) {
     const permitted = capabilityMask(caps.permitted);
     const inheritable = capabilityMask(caps.inheritable);
@@ -280,22 +295,22 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
     // like runc, others listed as ambient are left out rather than failing the start.
     const ambient = capabilityMask(caps.ambient) & permitted & inheritable;
     b.add("INIT", "CAPS", [capabilityMask(caps.effective), permitted, inheritable, ambient], "process.capabilities");
-  }
-  else if (process.user.uid !== 0) b.add("INIT", "CAPS", [0n, 0n, 0n, 0n], "process.capabilities");
-  b.add("INIT", "CHDIR", [cwd, 0], "process.cwd");
-  if (nnp) b.add("INIT", "NO_NEW_PRIVS", [], "process.noNewPrivileges");
+  } else if (proc.user.uid !== 0) b.add("INIT", "CAPS", [0n, 0n, 0n, 0n], "process.capabilities");
+  b.add("INIT", "CHDIR", [opts.cwd, 0], "process.cwd");
+  if (proc.noNewPrivileges === true) b.add("INIT", "NO_NEW_PRIVS", [], "process.noNewPrivileges");
+}
 
-  const env = process.env ?? [];
-  const args = process.args ?? [];
-  const pathEnv = env.filter((e) => e.startsWith("PATH=")).pop()?.slice(5) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  b.add("INIT", "LOOKUP_EXEC", [args[0] ?? "", pathEnv], "process.args[0]");
-  b.add("INIT", "READY", [], "process");
-  b.add("INIT", "WAIT_EXEC_FIFO", [], "start");
-  (hooks.startContainer ?? []).forEach((h, i) => b.add("INIT", "RUN_HOOK", hookArgs(h), `hooks.startContainer[${i}]`));
-  if (seccompStep && nnp) seccompStep();
-  b.add("INIT", "EXEC", [args.length, ...args, ...env], "process.args");
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-  return { cloneFlags, sections: b.sections, syncs };
+/** Resolves the program in the container's PATH before READY, so a missing one fails create/exec. */
+export function addLookupStep(b: Builder, proc: Process) {
+  const pathEnv = (proc.env ?? []).filter((e) => e.startsWith("PATH=")).pop()?.slice(5) ?? DEFAULT_PATH;
+  b.add("INIT", "LOOKUP_EXEC", [proc.args?.[0] ?? "", pathEnv], "process.args[0]");
+}
+
+export function addExecStep(b: Builder, proc: Process) {
+  const args = proc.args ?? [];
+  b.add("INIT", "EXEC", [args.length, ...args, ...(proc.env ?? [])], "process.args");
 }
 
 /** Stage 0 connects to the console socket (or makes the relay pair) while it can still reach host paths. */

@@ -12,6 +12,7 @@ const opts = (over: Partial<CompileOptions> = {}): CompileOptions => ({
   bundle: "/b",
   rootfs: "/b/rootfs",
   execFifo: "/run/isola/c1/exec.fifo",
+  console: { socket: "/run/console.sock" },
   host: { sourceKinds: { "/host/data": "dir", "/host/file": "file" }, cgroupLayout: "hybrid", cgroupV1Hierarchies: ["cpu,cpuacct", "memory", "name=systemd"] },
   ...over,
 });

@@ -3,10 +3,9 @@
  * and the cgroups of a running container, then gets the container's (or the
  * given) user, capabilities, no_new_privs and seccomp. Pure.
  */
-import { capabilityMask } from "../oci/capabilities.ts";
 import { RLIMITS } from "../oci/rlimits.ts";
 import type { NamespaceType, Process } from "../oci/types.ts";
-import { addConsoleConnect, addConsoleSetup, Builder, NAMESPACE_FLAGS, type ConsoleTarget, type LaunchPlan } from "./compile.ts";
+import { addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLookupStep, Builder, NAMESPACE_FLAGS, type ConsoleTarget, type LaunchPlan } from "./compile.ts";
 
 export interface ExecOptions {
   /** host pid of the container's init, whose namespaces are joined */
@@ -50,24 +49,10 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   b.add("INIT", "CLOSE_FDS_FROM", [3 + (opts.preserveFds ?? 0)], "--preserve-fds");
   const nnp = proc.noNewPrivileges === true;
   if (opts.seccomp && !nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
-  b.add("INIT", "SETGROUPS", [...(proc.user.additionalGids ?? [])], "process.user.additionalGids");
-  const caps = proc.capabilities;
-  if (caps) b.add("INIT", "CAPS_BOUNDING", [capabilityMask(caps.bounding)], "process.capabilities.bounding");
-  b.add("INIT", "SETGID", [proc.user.gid], "process.user.gid");
-  b.add("INIT", "SETUID", [proc.user.uid], "process.user.uid");
-  if (caps) {
-    const permitted = capabilityMask(caps.permitted);
-    const inheritable = capabilityMask(caps.inheritable);
-    b.add("INIT", "CAPS", [capabilityMask(caps.effective), permitted, inheritable, capabilityMask(caps.ambient) & permitted & inheritable], "process.capabilities");
-  } else if (proc.user.uid !== 0) b.add("INIT", "CAPS", [0n, 0n, 0n, 0n], "process.capabilities");
-  b.add("INIT", "CHDIR", [proc.cwd, 0], "process.cwd");
-  if (nnp) b.add("INIT", "NO_NEW_PRIVS", [], "process.noNewPrivileges");
-  const env = proc.env ?? [];
-  const args = proc.args ?? [];
-  const pathEnv = env.filter((e) => e.startsWith("PATH=")).pop()?.slice(5) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  b.add("INIT", "LOOKUP_EXEC", [args[0] ?? "", pathEnv], "process.args[0]");
+  addIdentitySteps(b, proc, { cwd: proc.cwd });
+  addLookupStep(b, proc);
   b.add("INIT", "READY", [], "process");
   if (opts.seccomp && nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
-  b.add("INIT", "EXEC", [args.length, ...args, ...env], "process.args");
+  addExecStep(b, proc);
   return { cloneFlags: 0, sections: b.sections, syncs: [] };
 }
