@@ -5,7 +5,15 @@
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+# A private /tmp, but the command's working directory stays reachable when it lives there
+# (CI clones the repository under /tmp): keep it aside and bind it back.
+cwd=$(cat /run/isola-lab/cwd)
+mkdir -p /run/isola-lab-cwd
+mount --bind "$cwd" /run/isola-lab-cwd 2>/dev/null
 mount -t tmpfs tmpfs /tmp
+case "$cwd" in
+/tmp/*) mkdir -p "$cwd" && mount --bind /run/isola-lab-cwd "$cwd" ;;
+esac
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
