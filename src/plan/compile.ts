@@ -57,6 +57,12 @@ export interface CompileOptions {
   preserveFds?: number;
   /** cgroup.procs files the launcher joins before creating namespaces */
   cgroupProcsFiles?: string[];
+  /**
+   * The container's own cgroup directories on the host, keyed by controller ("memory",
+   * "name=systemd", "unified"): without a cgroup namespace a v1 "cgroup" mount binds these,
+   * as runc does, instead of showing the host's whole hierarchy.
+   */
+  cgroupDirs?: Record<string, string>;
   /** a compiled seccomp filter, when linux.seccomp is set */
   seccomp?: { flags: number; program: Uint8Array };
   /** process.terminal: where the pty master goes (a console socket, or relayed by the launcher) */
@@ -189,6 +195,11 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
       (maps ?? []).some((m) => m.containerID === 0 && m.size > 0);
     if (mapsRoot(linux.gidMappings)) b.add("STAGE1", "SETGID", [0], "linux.gidMappings");
     if (mapsRoot(linux.uidMappings)) b.add("STAGE1", "SETUID", [0], "linux.uidMappings");
+  } else if (userNs?.path) {
+    // A joined user namespace: our host ids are unmapped there (files we create would fail
+    // with EOVERFLOW); become its root, as runc does. Its maps must cover 0.
+    b.add("STAGE1", "SETGID", [0], "linux.namespaces[user].path");
+    b.add("STAGE1", "SETUID", [0], "linux.namespaces[user].path");
   }
   const joinOrder: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
   for (const t of joinOrder) {
@@ -459,17 +470,29 @@ function compileCgroupMount(b: Builder, m: Mount, dest: string, flags: number, o
     return;
   }
   const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  // Without a cgroup namespace a fresh v1 mount shows the host's whole hierarchy: bind the
+  // container's own cgroup of each hierarchy instead (runc does the same).
+  const own = (key: string) => (ns.newCgroup ? undefined : opts.cgroupDirs?.[key]);
+  const bindOwn = (hostDir: string, at: string) => {
+    b.add("INIT", "MOUNT_IN_ROOT", [root, hostDir, at, "", MS.BIND | MS.REC, "", Create.DIR], origin);
+    b.add("INIT", "REMOUNT_IN_ROOT", [root, at, MS.BIND | MS.REMOUNT | (flags & ~MS.REC), ""], origin);
+  };
   b.add("INIT", "MOUNT_IN_ROOT", [root, "tmpfs", dest, "tmpfs", base, "mode=755", Create.DIR], origin);
   for (const h of host.cgroupV1Hierarchies) {
     const named = h.startsWith("name=");
     const dir = named ? h.slice(5) : h;
     const data = named ? `none,${h}` : h;
-    b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup", `${dest}/${dir}`, "cgroup", flags, data, Create.DIR], origin);
+    const ownDir = own(named ? h : (h.split(",")[0] ?? h));
+    if (ownDir) bindOwn(ownDir, `${dest}/${dir}`);
+    else b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup", `${dest}/${dir}`, "cgroup", flags, data, Create.DIR], origin);
     if (!named && h.includes(","))
       for (const part of h.split(",")) b.add("INIT", "SYMLINK_IN_ROOT", [root, dir, `${dest}/${part}`], origin);
   }
-  if (host.cgroupLayout === "hybrid")
-    b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup2", `${dest}/unified`, "cgroup2", flags, "", Create.DIR], origin);
+  if (host.cgroupLayout === "hybrid") {
+    const ownDir = own("unified");
+    if (ownDir) bindOwn(ownDir, `${dest}/unified`);
+    else b.add("INIT", "MOUNT_IN_ROOT", [root, "cgroup2", `${dest}/unified`, "cgroup2", flags, "", Create.DIR], origin);
+  }
   if (flags & MS.RDONLY) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.REMOUNT | MS.RDONLY | base, "mode=755"], origin);
 }
 
