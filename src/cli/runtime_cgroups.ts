@@ -1,4 +1,76 @@
 /** isola-runtime verbs that act on a container's cgroups: update, pause, resume, ps, events. */
+import { UPDATE_FLAGS } from "../cgroups/mod.ts";
+import { warn } from "../runtime/container.ts";
+import * as resources from "../runtime/resources.ts";
+import { UsageError, type FlagSpec } from "./args.ts";
 import type { Command } from "./command.ts";
 
-export const CGROUP_COMMANDS: Record<string, Command> = {};
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+
+// runc's spellings: --cpu-share is runc's flag, --cpu-shares the one docs and users write.
+const updateFlags: Record<string, FlagSpec> = { resources: { type: "string", alias: "r" } };
+for (const name of UPDATE_FLAGS) updateFlags[name] = { type: "string" };
+
+export const CGROUP_COMMANDS: Record<string, Command> = {
+  update: {
+    usage:
+      "update [-r FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] " +
+      "[--cpu-rt-runtime N] [--cpu-rt-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N] <container-id>",
+    flags: updateFlags,
+    args: [1, 1],
+    run(a, f, g) {
+      const flags: Record<string, string | undefined> = {};
+      for (const name of UPDATE_FLAGS) flags[name] = str(f[name]);
+      const req: resources.UpdateRequest = { flags };
+      const file = str(f.resources);
+      if (file !== undefined) req.resourcesFile = file;
+      resources.update(g.root, a[0]!, req, warn);
+    },
+  },
+  pause: {
+    usage: "pause <container-id>",
+    flags: {},
+    args: [1, 1],
+    run(a, _f, g) {
+      resources.pause(g.root, a[0]!);
+    },
+  },
+  resume: {
+    usage: "resume <container-id>",
+    flags: {},
+    args: [1, 1],
+    run(a, _f, g) {
+      resources.resume(g.root, a[0]!);
+    },
+  },
+  ps: {
+    usage: "ps [--format table|json] <container-id> [ps options]",
+    flags: { format: { type: "string", alias: "f" } },
+    args: [1, Infinity],
+    run(a, f, g) {
+      const format = str(f.format) ?? "table";
+      if (format === "json") {
+        process.stdout.write(JSON.stringify(resources.processes(g.root, a[0]!)) + "\n");
+      } else if (format === "table") {
+        process.stdout.write(resources.psTable(g.root, a[0]!, a.slice(1)));
+      } else {
+        throw new UsageError(`invalid format option "${format}" (expected table or json)`);
+      }
+    },
+  },
+  events: {
+    usage: "events [--stats] [--interval 5s] <container-id>",
+    flags: { stats: { type: "bool" }, interval: { type: "string" } },
+    args: [1, 1],
+    async run(a, f, g) {
+      const id = a[0]!;
+      const intervalMs = resources.parseDuration(str(f.interval) ?? "5s");
+      if (intervalMs <= 0) throw new UsageError("duration interval must be greater than 0");
+      if (f.stats === true) {
+        process.stdout.write(resources.statsEvent(g.root, id) + "\n");
+        return;
+      }
+      await resources.streamEvents(g.root, id, { intervalMs, warn, write: (line) => process.stdout.write(line + "\n") });
+    },
+  },
+};

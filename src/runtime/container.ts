@@ -310,6 +310,9 @@ export function kill(root: string, id: string, signal: string | undefined, all: 
   const status = liveStatus(root, rec);
   if (status === "stopped" || (status === "creating" && !rec.pid)) throw new ContainerError(`container ${id} is not running`);
   if (all) {
+    // freeze, signal, thaw (cgroup.kill for SIGKILL on cgroup2): nothing forks away meanwhile
+    const cg = cgroupsFromRecord(rec);
+    if (cg && cg.pids().length) return cg.killAll(sig);
     for (const pid of containerPids(rec)) {
       try {
         process.kill(pid, sig);
@@ -389,12 +392,17 @@ export async function remove(root: string, id: string, force: boolean): Promise<
       if (!force) throw new ContainerError(`cannot delete container ${id} that is not stopped: ${status} (use --force)`);
     }
     if (status !== "stopped") {
+      // frozen processes die only once thawed: SIGKILL them all, then thaw
+      if (status === "paused") {
+        const cg = cgroupsFromRecord(rec);
+        cg?.killAll(9);
+        cg?.thaw();
+      }
       if (rec.ownPidNamespace || !rec.pid) {
         if (rec.pid) killAndWait(rec.pid);
       } else {
         for (const pid of containerPids(rec)) killAndWait(pid);
       }
-      if (status === "paused") cgroupsFromRecord(rec)?.thaw();
     }
     await destroy(root, rec);
   } finally {
