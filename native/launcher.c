@@ -18,6 +18,7 @@
  * Usage: isola-launcher SYNC_FD [fg]
  *   fg: stay alive as subreaper and report the init's exit status.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -399,6 +400,71 @@ static int resolve_in_root(const char *root, const char *dest, int create)
 static void fd_path(int fd, char *out, size_t n)
 {
 	snprintf(out, n, "/proc/self/fd/%d", fd);
+}
+
+/* tmpcopyup: copy the directory tree at src (the directory a tmpfs now covers,
+ * opened before the mount) into dst (the new mount's root), keeping modes,
+ * owners and times; as runc's copy-up does for a tmpfs over a non-empty dir. */
+static void copy_tree(int src, int dst, const char *dest, int depth)
+{
+	if (depth > 64)
+		fail(ELOOP, "tmpcopyup %s: tree too deep", dest);
+	int dfd = dup(src);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d)
+		fail(errno, "tmpcopyup %s: read dir", dest);
+	rewinddir(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			fail(errno, "tmpcopyup %s/%s: stat", dest, n);
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst, n, st.st_mode & 07777) < 0 && errno != EEXIST)
+				fail(errno, "tmpcopyup %s/%s: mkdir", dest, n);
+			int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d2 = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0)
+				fail(errno, "tmpcopyup %s/%s: open dir", dest, n);
+			copy_tree(s2, d2, dest, depth + 1);
+			close(s2);
+			close(d2);
+		} else if (S_ISREG(st.st_mode)) {
+			int in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int out = in < 0 ? -1 : openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+			if (in < 0 || out < 0)
+				fail(errno, "tmpcopyup %s/%s: open", dest, n);
+			char buf[65536];
+			ssize_t r;
+			while ((r = read(in, buf, sizeof buf)) > 0)
+				if (write(out, buf, (size_t)r) != r)
+					fail(errno, "tmpcopyup %s/%s: write", dest, n);
+			if (r < 0)
+				fail(errno, "tmpcopyup %s/%s: read", dest, n);
+			close(in);
+			close(out);
+		} else if (S_ISLNK(st.st_mode)) {
+			char link[PATH_MAX];
+			ssize_t len = readlinkat(src, n, link, sizeof link - 1);
+			if (len < 0)
+				fail(errno, "tmpcopyup %s/%s: readlink", dest, n);
+			link[len] = 0;
+			if (symlinkat(link, dst, n) < 0)
+				fail(errno, "tmpcopyup %s/%s: symlink", dest, n);
+		} else if (mknodat(dst, n, st.st_mode, st.st_rdev) < 0) {
+			fail(errno, "tmpcopyup %s/%s: mknod", dest, n);
+		}
+		if (fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			fail(errno, "tmpcopyup %s/%s: chown", dest, n);
+		if (!S_ISLNK(st.st_mode) && fchmodat(dst, n, st.st_mode & 07777, 0) < 0)
+			fail(errno, "tmpcopyup %s/%s: chmod", dest, n);
+		struct timespec times[2] = {st.st_atim, st.st_mtim};
+		utimensat(dst, n, times, AT_SYMLINK_NOFOLLOW);
+	}
+	closedir(d);
 }
 
 /* A bind remount inside a user namespace must keep the locked flags of the
@@ -995,6 +1061,35 @@ static void run_step(const struct step *st)
 		fd_path(fd, target, sizeof target);
 		if (mount(*src ? src : NULL, target, *fstype ? fstype : NULL, (unsigned long)N(st, 4), *data ? data : NULL) < 0)
 			fail(errno, "mount %s on %s", *src ? src : fstype, S(st, 2));
+		close(fd);
+		break;
+	}
+	case STEP_MOUNT_COPYUP_IN_ROOT: {
+		const char *src = S(st, 1), *fstype = S(st, 3), *data = S(st, 5);
+		int fd = resolve_in_root(S(st, 0), S(st, 2), (int)N(st, 6));
+		fd_path(fd, target, sizeof target);
+		/* the directory the mount is about to cover stays readable through this fd */
+		int under = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (under < 0)
+			fail(errno, "tmpcopyup %s: open", S(st, 2));
+		if (mount(*src ? src : NULL, target, *fstype ? fstype : NULL, (unsigned long)N(st, 4), *data ? data : NULL) < 0)
+			fail(errno, "mount %s on %s", *src ? src : fstype, S(st, 2));
+		close(fd);
+		/* reopen: the destination now resolves to the new mount's root */
+		fd = resolve_in_root(S(st, 0), S(st, 2), CREATE_NONE);
+		fd_path(fd, target, sizeof target);
+		int top = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (top < 0)
+			fail(errno, "tmpcopyup %s: open the new mount", S(st, 2));
+		struct stat ust;
+		/* the new root takes the covered directory's owner and mode unless the options set them */
+		if (!strstr(data, "mode=") && !strstr(data, "uid=") && !strstr(data, "gid=") && fstat(under, &ust) == 0) {
+			if (fchown(top, ust.st_uid, ust.st_gid) < 0 || fchmod(top, ust.st_mode & 07777) < 0)
+				fail(errno, "tmpcopyup %s: chown/chmod", S(st, 2));
+		}
+		copy_tree(under, top, S(st, 2), 0);
+		close(top);
+		close(under);
 		close(fd);
 		break;
 	}

@@ -62,7 +62,8 @@
 #define STEP_OPEN_TREE 48 /* slot, path, recursive */
 #define STEP_IDMAP_TREE 49 /* slot, usernsSlot, recursive */
 #define STEP_MOVE_MOUNT_IN_ROOT 50 /* root, slot, dest, create */
-#define STEP_MAX 50
+#define STEP_MOUNT_COPYUP_IN_ROOT 51 /* root, source, dest, fstype, flags, data, create */
+#define STEP_MAX 51
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -115,6 +116,7 @@ static const char *const step_names[] = {
   [48] = "OPEN_TREE",
   [49] = "IDMAP_TREE",
   [50] = "MOVE_MOUNT_IN_ROOT",
+  [51] = "MOUNT_COPYUP_IN_ROOT",
 };
 
 #define ARG_INT 0

@@ -265,9 +265,11 @@ export async function main(argv: string[]): Promise<number> {
       g.logFormat = flags["log-format"];
     }
     g.debug = flags.debug === true;
+    // Like runc (logrus): with --log, warnings go to the log only — clients such as conmon
+    // hand the runtime's stderr to the container's output or the user's terminal.
     runtime.setWarn((msg) => {
-      logLine(g, "warning", msg);
-      process.stderr.write(`isola-runtime: warning: ${msg}\n`);
+      if (g.log) logLine(g, "warning", msg);
+      else process.stderr.write(`isola-runtime: warning: ${msg}\n`);
     });
     if (flags.version === true) {
       process.stdout.write(`isola-runtime version ${VERSION}\nspec: 1.2.0\n`);

@@ -423,7 +423,8 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     propagate();
     return;
   }
-  b.add("INIT", "MOUNT_IN_ROOT", [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR], origin);
+  const step = type === "tmpfs" && parsed.copyUp ? "MOUNT_COPYUP_IN_ROOT" : "MOUNT_IN_ROOT";
+  b.add("INIT", step, [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR], origin);
   propagate();
 }
 

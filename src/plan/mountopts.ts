@@ -70,7 +70,7 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
 };
 
 /** Options that only make sense with mount_setattr / idmapping (handled elsewhere or refused). */
-const UNSUPPORTED = new Set(["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "tmpcopyup"]);
+const UNSUPPORTED = new Set(["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec"]);
 
 export interface ParsedMountOptions {
   flags: number;
@@ -85,6 +85,8 @@ export interface ParsedMountOptions {
   /** "idmap"/"ridmap": an idmapped bind mount; ridmap idmaps the submounts too */
   idmap: boolean;
   recursiveIdmap: boolean;
+  /** "tmpcopyup": a tmpfs starts with a copy of what its destination held (runc; ignored for other types) */
+  copyUp: boolean;
 }
 
 export function propagationFlags(name: string): number | undefined {
@@ -98,7 +100,12 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   const unsupported: string[] = [];
   let idmap = false;
   let recursiveIdmap = false;
+  let copyUp = false;
   for (const opt of options ?? []) {
+    if (opt === "tmpcopyup") {
+      copyUp = true;
+      continue;
+    }
     if (opt === "idmap" || opt === "ridmap") {
       idmap = true;
       recursiveIdmap ||= opt === "ridmap";
@@ -123,5 +130,5 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   const bind = (flags & MS.BIND) !== 0 || type === "bind";
   if (type === "bind") flags |= MS.BIND;
   const remountFlags = bind ? flags & ~(MS.BIND | MS.REC | MS.REMOUNT) : 0;
-  return { flags, propagation, data: data.join(","), bind, remountFlags, unsupported, idmap, recursiveIdmap };
+  return { flags, propagation, data: data.join(","), bind, remountFlags, unsupported, idmap, recursiveIdmap, copyUp };
 }

@@ -124,6 +124,8 @@ export const Step = {
   IDMAP_TREE: 49,
   /** move_mount the detached mount in slot onto a destination resolved inside root (root, slot, dest, create) */
   MOVE_MOUNT_IN_ROOT: 50,
+  /** MOUNT_IN_ROOT, then copy what the destination held underneath into the new mount (tmpcopyup) (root, source, dest, fstype, flags, data, create) */
+  MOUNT_COPYUP_IN_ROOT: 51,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -179,6 +181,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   OPEN_TREE: ["slot", "path", "recursive"],
   IDMAP_TREE: ["slot", "usernsSlot", "recursive"],
   MOVE_MOUNT_IN_ROOT: ["root", "slot", "dest", "create"],
+  MOUNT_COPYUP_IN_ROOT: ["root", "source", "dest", "fstype", "flags", "data", "create"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

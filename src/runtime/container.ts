@@ -149,6 +149,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
       noNewKeyring: opts.noNewKeyring ?? false,
       preserveFds: opts.preserveFds ?? 0,
       cgroupProcsFiles: cgroups?.procsFiles ?? [],
+      ...(cgroups ? { cgroupDirs: cgroups.record.paths } : {}),
       host: facts,
       ...(seccomp ? { seccomp: { flags: seccomp.flags, program: seccomp.program } } : {}),
       ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
