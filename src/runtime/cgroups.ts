@@ -1,4 +1,5 @@
 /** The runtime's view of a container's cgroups; the cgroups layer (src/cgroups) does the work. */
+import * as fs from "node:fs";
 import { openCgroupManager, validateResources, type CgroupManager, type CgroupRecord } from "../cgroups/mod.ts";
 import type { Spec } from "../oci/types.ts";
 
@@ -43,19 +44,47 @@ function wrap(m: CgroupManager, record: CgroupRecord, procsFiles: string[]): Con
 }
 
 /**
- * Creates the container's cgroups with its resources. A caller that isn't root
- * can't create cgroups here (no delegated subtree): it gets none, with a warning.
+ * The caller's own cgroup directory when the host is cgroup v2 only and that directory
+ * is writable by the caller (delegated, as systemd does for user@.service); else undefined.
+ */
+export function delegatedCgroupDir(procSelfCgroup: string, access: (dir: string) => boolean, root = "/sys/fs/cgroup"): string | undefined {
+  const lines = procSelfCgroup.trim().split("\n");
+  const only = lines.length === 1 ? lines[0] : undefined;
+  if (!only?.startsWith("0::/")) return undefined;
+  const dir = `${root}${only.slice(3)}`.replace(/\/+$/, "");
+  return access(dir) && access(`${dir}/cgroup.procs`) ? dir : undefined;
+}
+
+function writable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the container's cgroups with its resources. A caller that isn't root gets
+ * cgroups only under a delegated, writable cgroup v2 subtree of its own; otherwise none,
+ * with a warning.
  */
 export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void): ContainerCgroups | undefined {
-  if ((process.getuid?.() ?? 0) !== 0) {
-    warn("running without root: cgroups skipped (linux.resources and cgroupsPath are not applied)");
+  const rootless = (process.geteuid?.() ?? 0) !== 0;
+  if (rootless && !delegatedCgroupDir(fs.readFileSync("/proc/self/cgroup", "utf8"), writable)) {
+    warn("running without root and no writable delegated cgroup v2 subtree: cgroups skipped (linux.resources and cgroupsPath are not applied)");
     return undefined;
   }
   const m = cgroupManager();
-  const opts: Parameters<CgroupManager["create"]>[0] = { id };
+  const opts: Parameters<CgroupManager["create"]>[0] = { id, ...(rootless ? { rootless: true } : {}) };
   if (spec.linux?.cgroupsPath) opts.cgroupsPath = spec.linux.cgroupsPath;
   if (spec.linux?.resources !== undefined) opts.resources = spec.linux.resources;
   const { record, procsFiles } = m.create(opts);
+  if (rootless && procsFiles.length === 0) {
+    m.destroy(record);
+    warn("running without root: the delegated cgroup subtree refused a cgroup for the container; cgroups skipped");
+    return undefined;
+  }
   return wrap(m, record, procsFiles);
 }
 
