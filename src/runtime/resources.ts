@@ -107,7 +107,6 @@ export function pause(root: string, id: string): void {
   withLock(root, id, (rec) => {
     const cg = requireCgroups(rec);
     const status = cgroupStatus(root, rec, cg);
-    if (status === "paused") return;
     if (status !== "running" && status !== "created") throw new ContainerError(`cannot pause container ${id}: it is ${status} (only a running or created container can be paused)`);
     cg.freeze();
   });
