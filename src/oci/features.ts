@@ -3,9 +3,9 @@ import { CAPABILITIES } from "./capabilities.ts";
 import { NAMESPACE_TYPES } from "./validate.ts";
 
 const MOUNT_OPTIONS = [
-  "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime", "mand", "noatime",
+  "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "lazytime", "mand", "noatime",
   "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
-  "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
+  "private", "rbind", "relatime", "remount", "ridmap", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
   "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
 ];
 
@@ -31,7 +31,7 @@ export function features(flags: FeatureFlags): Record<string, unknown> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
     },
     annotations: {
       "org.isola.runtime.launcher": "isola-launcher (C, launch-plan interpreter)",
