@@ -213,7 +213,7 @@ const SUBS: Record<string, Sub> = {
         await ctx.runtime.gc(net.list, []);
         const host = netHost();
         const bridge = net.list.plugins.find((p) => p.type === "isola-bridge")?.bridge;
-        if (typeof bridge === "string" && (await host.links()).has(bridge)) await host.ip([`link del ${bridge}`]);
+        if (typeof bridge === "string" && (await host.links()).has(bridge)) await host.apply([{ op: "link-del", dev: bridge }]);
         if (net.meta?.nat)
           for (const s of net.meta.subnets) await host.nft(`delete element inet isola_nat masq${s.includes(":") ? 6 : 4} { ${s} }\n`).catch(() => undefined);
         await rm(`${ctx.root}/ipam/${net.name}`, { recursive: true, force: true });

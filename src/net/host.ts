@@ -4,12 +4,18 @@
  * namespace. The real implementation spawns at most one process per batch.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { renderIp, type LinkOp } from "./linkops.ts";
+import { encodeElemBatch, renderElemOps, type ElemOp } from "./netlink/nft_encode.ts";
 
 export interface NetHost {
+  /** Applies link/address/route changes in order, in `netns` (a path) or the current namespace. */
+  apply(ops: readonly LinkOp[], opts?: { netns?: string; force?: boolean }): Promise<void>;
   /** Runs iproute2 commands as one batch, in `netns` (a path) or the current namespace. */
   ip(lines: readonly string[], opts?: { netns?: string; force?: boolean }): Promise<void>;
   /** `ip -j <args>`, parsed. */
   ipJson(args: readonly string[], opts?: { netns?: string }): Promise<unknown>;
+  /** Set-element changes as one atomic transaction (errors carry `line`: the op's 1-based index). */
+  nftElements(ops: readonly ElemOp[]): Promise<void>;
   /** One atomic nftables transaction. */
   nft(script: string): Promise<void>;
   /** `nft list ...` output. */
@@ -46,7 +52,39 @@ function inNetns(netns: string | undefined, argv: string[]): string[] {
   return netns ? ["nsenter", `--net=${netns}`, "--", ...argv] : argv;
 }
 
+/**
+ * Link changes through rtnetlink in this process (bun:ffi) when libc loads, else through
+ * one `ip -batch -` run. ISOLA_NET_NETLINK=0 forces `ip`.
+ */
 export class SystemNetHost implements NetHost {
+  private netlink: typeof import("./netlink/socket.ts") | null | undefined;
+
+  private async nl(): Promise<typeof import("./netlink/socket.ts") | null> {
+    if (this.netlink === undefined) {
+      if (process.env.ISOLA_NET_NETLINK === "0") this.netlink = null;
+      else {
+        const m = await import("./netlink/socket.ts");
+        this.netlink = m.loadLibc() ? m : null;
+      }
+    }
+    return this.netlink;
+  }
+
+  async apply(ops: readonly LinkOp[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
+    if (ops.length === 0) return;
+    const nl = await this.nl();
+    if (!nl) return this.ip(renderIp(ops), opts);
+    const sock = nl.RouteSocket.open(nl.loadLibc()!, opts.netns);
+    try {
+      sock.apply(ops, opts.force);
+    } catch (e) {
+      const line = (e as { line?: number }).line;
+      throw new HostCommandError(opts.netns ? `netlink (in ${opts.netns})` : "netlink", (e as Error).message, line);
+    } finally {
+      sock.close();
+    }
+  }
+
   async ip(lines: readonly string[], opts: { netns?: string; force?: boolean } = {}): Promise<void> {
     if (lines.length === 0) return;
     const argv = inNetns(opts.netns, ["ip", ...(opts.force ? ["-force"] : []), "-batch", "-"]);
@@ -61,6 +99,21 @@ export class SystemNetHost implements NetHost {
     const r = await run(inNetns(opts.netns, ["ip", "-j", ...args]), undefined);
     if (r.code !== 0) throw new HostCommandError("ip", r.err, undefined);
     return JSON.parse(r.out || "[]");
+  }
+
+  async nftElements(ops: readonly ElemOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const nl = await this.nl();
+    if (!nl) return this.nft(renderElemOps(ops).join("\n") + "\n");
+    const sock = nl.RouteSocket.open(nl.loadLibc()!, undefined, nl.NETLINK_NETFILTER);
+    try {
+      const { bytes, seqs } = encodeElemBatch(ops, sock.nextSeq(ops.length + 2));
+      sock.batch(bytes, seqs, (i) => renderElemOps([ops[i]!])[0]!);
+    } catch (e) {
+      throw new HostCommandError("nft (netlink)", (e as Error).message, (e as { line?: number }).line);
+    } finally {
+      sock.close();
+    }
   }
 
   async nft(script: string): Promise<void> {

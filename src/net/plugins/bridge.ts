@@ -9,8 +9,9 @@ import { netHost, type NetHost } from "../host.ts";
 import type { InProcessPlugin, PluginCall, PluginInvoker } from "../plugin.ts";
 import type { IpConfig, PluginConf, Result } from "../types.ts";
 import { SUPPORTED_VERSIONS } from "../version.ts";
-import { bridgeLines, containerLines, fnv64, hostLines, hostVethName, macFrom, subnetsOf, type BridgeConf } from "./bridge_plan.ts";
+import { bridgeOps, containerOps, fnv64, hostOps, hostVethName, macFrom, subnetsOf, type BridgeConf } from "./bridge_plan.ts";
 import * as nat from "./nat_ruleset.ts";
+import { renderElemOps } from "../netlink/nft_encode.ts";
 
 export const DEFAULT_BRIDGE = "isola0";
 
@@ -56,15 +57,14 @@ async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpCon
   if (!p) {
     p = (async () => {
       // -force: another process may have created it meanwhile; the lines are idempotent.
-      await host.ip(bridgeLines(conf, ips, bridgeMac(conf.bridge)), { force: true }).catch(() => undefined);
-      if (!(await host.links()).has(conf.bridge)) {
-        await host.ip(bridgeLines(conf, ips, bridgeMac(conf.bridge)).slice(0, 1)); // surfaces the real error
-      }
+      const ops = bridgeOps(conf, ips, bridgeMac(conf.bridge));
+      await host.apply(ops, { force: true }).catch(() => undefined);
+      if (!(await host.links()).has(conf.bridge)) await host.apply(ops.slice(0, 1)); // surfaces the real error
       if (conf.isGateway && conf.isDefaultGateway) {
         if (ips.some((i) => !i.address.includes(":")) && (await host.readSysctl("net.ipv4.ip_forward")) !== "1") await host.writeSysctl("net.ipv4.ip_forward", "1");
         if (ips.some((i) => i.address.includes(":")) && (await host.readSysctl("net.ipv6.conf.all.forwarding")) !== "1") await host.writeSysctl("net.ipv6.conf.all.forwarding", "1");
       }
-      if (conf.ipMasq) await host.nft([...nat.natBase(), ...nat.bridgeLines(conf.bridge), ...nat.masqLines(subnetsOf(ips))].join("\n") + "\n");
+      if (conf.ipMasq) await host.nft([...nat.natBase(), ...renderElemOps(nat.bridgeOps(conf.bridge)), ...nat.masqLines(subnetsOf(ips))].join("\n") + "\n");
     })().finally(() => ensuring.delete(conf.bridge));
     ensuring.set(conf.bridge, p);
   }
@@ -104,11 +104,11 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
         const rcMac = call.config.runtimeConfig?.mac;
         const v = { hostVeth, hostMac: randomMac(), containerMac: typeof rcMac === "string" ? rcMac : randomMac(), ifName: call.ifName, netns: call.netns };
         const stale = (await host.links()).has(hostVeth);
-        await host.ip(hostLines(conf, v, stale)).catch((e: Error) => {
+        await host.apply(hostOps(conf, v, stale)).catch((e: Error) => {
           throw new CniError(ErrorCode.io, `isola-bridge: creating ${hostVeth} on ${conf.bridge} with ${call.ifName} in ${call.netns}`, e.message);
         });
         vethMade = true;
-        await host.ip(containerLines(conf, call.ifName, ips, ipamResult.routes ?? []), { netns: call.netns }).catch((e: Error) => {
+        await host.apply(containerOps(conf, call.ifName, ips, ipamResult.routes ?? []), { netns: call.netns }).catch((e: Error) => {
           throw new CniError(ErrorCode.io, `isola-bridge: configuring ${call.ifName} in ${call.netns}`, e.message);
         });
         const result: Result = {
@@ -133,7 +133,7 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
         if (dns) result.dns = dns;
         return result;
       } catch (e) {
-        if (vethMade) await host.ip([`link del ${hostVeth}`]).catch(() => undefined);
+        if (vethMade) await host.apply([{ op: "link-del", dev: hostVeth }]).catch(() => undefined);
         await inv.invoke(ipamType, ipamCall(call, "DEL")).catch(() => undefined);
         throw e;
       }
@@ -147,7 +147,7 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       const hostVeth = hostVethName(call.containerId, call.ifName);
       if ((await host.links()).has(hostVeth)) {
         // Removing one end removes the pair; a concurrent DEL may win the race.
-        await host.ip([`link del ${hostVeth}`]).catch(async (e) => {
+        await host.apply([{ op: "link-del", dev: hostVeth }]).catch(async (e) => {
           if ((await host.links()).has(hostVeth)) throw e;
         });
       }

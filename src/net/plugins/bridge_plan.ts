@@ -1,8 +1,9 @@
 /**
- * What isola-bridge asks of the kernel, as iproute2 batch lines: one batch in the host's
- * namespace and one in the container's. Pure, golden-tested.
+ * What isola-bridge asks of the kernel, as LinkOps: one batch in the host's namespace and
+ * one in the container's. Pure, golden-tested.
  */
 import { formatPrefix, parseCidr } from "../ip.ts";
+import type { LinkOp } from "../linkops.ts";
 import type { IpConfig, Route } from "../types.ts";
 
 export interface BridgeConf {
@@ -43,40 +44,38 @@ export function macFrom(bytes: ArrayLike<number>): string {
   return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-/** Creates the bridge with its gateway addresses (idempotent lines, run with -force). */
-export function bridgeLines(conf: BridgeConf, gateways: readonly IpConfig[], bridgeMac: string): string[] {
-  const mtu = conf.mtu ? ` mtu ${conf.mtu}` : "";
-  const lines = [`link add ${conf.bridge} address ${bridgeMac}${mtu} type bridge`];
+/** Creates the bridge with its gateway addresses (idempotent after the first op; run with force). */
+export function bridgeOps(conf: BridgeConf, gateways: readonly IpConfig[], bridgeMac: string): LinkOp[] {
+  const ops: LinkOp[] = [{ op: "bridge-add", name: conf.bridge, mac: bridgeMac, ...(conf.mtu ? { mtu: conf.mtu } : {}) }];
   if (conf.isGateway) {
     for (const ip of gateways) {
       if (!ip.gateway) continue;
       const bits = ip.address.slice(ip.address.indexOf("/"));
-      lines.push(`address replace ${ip.gateway}${bits} dev ${conf.bridge}${ip.gateway.includes(":") ? " nodad" : ""}`);
+      ops.push({ op: "addr-add", dev: conf.bridge, cidr: `${ip.gateway}${bits}`, replace: true });
     }
   }
-  lines.push(`link set ${conf.bridge} up`);
-  return lines;
+  ops.push({ op: "link-up", dev: conf.bridge });
+  return ops;
 }
 
-/** Host side: the veth pair, its container end moved straight into the container's namespace. */
-export function hostLines(conf: BridgeConf, v: VethPlan, stale: boolean): string[] {
-  const mtu = conf.mtu ? ` mtu ${conf.mtu}` : "";
-  const lines: string[] = [];
-  if (stale) lines.push(`link del ${v.hostVeth}`);
-  lines.push(`link add ${v.hostVeth} address ${v.hostMac}${mtu} master ${conf.bridge} up type veth peer name ${v.ifName} address ${v.containerMac}${mtu} netns ${v.netns}`);
-  if (conf.hairpinMode) lines.push(`link set ${v.hostVeth} type bridge_slave hairpin on`);
-  return lines;
+/** Host side: the veth pair, its container end created straight in the container's namespace. */
+export function hostOps(conf: BridgeConf, v: VethPlan, stale: boolean): LinkOp[] {
+  const ops: LinkOp[] = [];
+  if (stale) ops.push({ op: "link-del", dev: v.hostVeth });
+  ops.push({ op: "veth-add", name: v.hostVeth, mac: v.hostMac, master: conf.bridge, peer: v.ifName, peerMac: v.containerMac, peerNetns: v.netns, ...(conf.mtu ? { mtu: conf.mtu } : {}) });
+  if (conf.hairpinMode) ops.push({ op: "hairpin", dev: v.hostVeth });
+  return ops;
 }
 
-/** Container side: addresses, link up, default route via the gateway, IPAM routes. */
-export function containerLines(conf: BridgeConf, ifName: string, ips: readonly IpConfig[], routes: readonly Route[]): string[] {
-  const lines = [`link set ${ifName} up`];
-  for (const ip of ips) lines.push(`address add ${ip.address} dev ${ifName}${ip.address.includes(":") ? " nodad" : ""}`);
+/** Container side: link up, addresses, default route via the gateway, IPAM routes. */
+export function containerOps(conf: BridgeConf, ifName: string, ips: readonly IpConfig[], routes: readonly Route[]): LinkOp[] {
+  const ops: LinkOp[] = [{ op: "link-up", dev: ifName }];
+  for (const ip of ips) ops.push({ op: "addr-add", dev: ifName, cidr: ip.address });
   const gw4 = ips.find((i) => i.gateway && !i.gateway.includes(":"))?.gateway;
   const gw6 = ips.find((i) => i.gateway?.includes(":"))?.gateway;
   if (conf.isGateway && conf.isDefaultGateway) {
-    if (gw4) lines.push(`route add 0.0.0.0/0 via ${gw4} dev ${ifName}`);
-    if (gw6) lines.push(`route add ::/0 via ${gw6} dev ${ifName}`);
+    if (gw4) ops.push({ op: "route-add", dev: ifName, dst: "0.0.0.0/0", gw: gw4 });
+    if (gw6) ops.push({ op: "route-add", dev: ifName, dst: "::/0", gw: gw6 });
   }
   for (const r of routes) {
     const six = r.dst.includes(":");
@@ -84,9 +83,9 @@ export function containerLines(conf: BridgeConf, ifName: string, ips: readonly I
     if (defaultRoute && conf.isGateway && conf.isDefaultGateway) continue;
     const gw = r.gw ?? (six ? gw6 : gw4);
     if (!gw || !parseCidr(r.dst)) continue;
-    lines.push(`route add ${r.dst} via ${gw} dev ${ifName}`);
+    ops.push({ op: "route-add", dev: ifName, dst: r.dst, gw });
   }
-  return lines;
+  return ops;
 }
 
 /** Subnets of the assigned addresses, for NAT ("10.88.0.0/16"). */

@@ -1,7 +1,9 @@
 // Golden tests: the exact iproute2 batches and nft transactions isola's plugins generate.
 import { expect, test } from "bun:test";
-import { bridgeLines, containerLines, hostLines, hostVethName, type BridgeConf } from "./bridge_plan.ts";
-import { masqLines, natBase, publishLines, unpublishLines } from "./nat_ruleset.ts";
+import { renderIp } from "../linkops.ts";
+import { bridgeOps, containerOps, hostOps, hostVethName, type BridgeConf } from "./bridge_plan.ts";
+import { renderElemOps, encodeElemBatch } from "../netlink/nft_encode.ts";
+import { masqLines, natBase, publishOps, unpublishOps } from "./nat_ruleset.ts";
 import { portRules } from "./portmap.ts";
 
 const conf: BridgeConf = { bridge: "isola0", mtu: 1400, isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true };
@@ -13,19 +15,19 @@ const ips = [
 test("bridge, host and container batches", () => {
   expect(hostVethName("abc", "eth0")).toMatch(/^isv[0-9a-f]{12}$/);
   expect(hostVethName("abc", "eth0")).toBe(hostVethName("abc", "eth0"));
-  expect(bridgeLines(conf, ips, "02:00:00:00:00:01")).toEqual([
+  expect(renderIp(bridgeOps(conf, ips, "02:00:00:00:00:01"))).toEqual([
     "link add isola0 address 02:00:00:00:00:01 mtu 1400 type bridge",
     "address replace 10.88.0.1/16 dev isola0",
     "address replace fd88::1/64 dev isola0 nodad",
     "link set isola0 up",
   ]);
   const v = { hostVeth: "isv0123", hostMac: "02:aa:aa:aa:aa:aa", containerMac: "02:bb:bb:bb:bb:bb", ifName: "eth0", netns: "/run/netns/c1" };
-  expect(hostLines(conf, v, true)).toEqual([
+  expect(renderIp(hostOps(conf, v, true))).toEqual([
     "link del isv0123",
     "link add isv0123 address 02:aa:aa:aa:aa:aa mtu 1400 master isola0 up type veth peer name eth0 address 02:bb:bb:bb:bb:bb mtu 1400 netns /run/netns/c1",
     "link set isv0123 type bridge_slave hairpin on",
   ]);
-  expect(containerLines(conf, "eth0", ips, [{ dst: "192.168.0.0/16" }, { dst: "0.0.0.0/0" }])).toEqual([
+  expect(renderIp(containerOps(conf, "eth0", ips, [{ dst: "192.168.0.0/16" }, { dst: "0.0.0.0/0" }]))).toEqual([
     "link set eth0 up",
     "address add 10.88.0.5/16 dev eth0",
     "address add fd88::5/64 dev eth0 nodad",
@@ -33,7 +35,7 @@ test("bridge, host and container batches", () => {
     "route add ::/0 via fd88::1 dev eth0",
     "route add 192.168.0.0/16 via 10.88.0.1 dev eth0",
   ]);
-  expect(containerLines({ ...conf, isDefaultGateway: false }, "eth0", ips.slice(0, 1), [])).toEqual(["link set eth0 up", "address add 10.88.0.5/16 dev eth0"]);
+  expect(renderIp(containerOps({ ...conf, isDefaultGateway: false }, "eth0", ips.slice(0, 1), []))).toEqual(["link set eth0 up", "address add 10.88.0.5/16 dev eth0"]);
 });
 
 test("the nat table and port publishing transaction", () => {
@@ -45,12 +47,13 @@ test("the nat table and port publishing transaction", () => {
     ],
     { cniVersion: "1.1.0", ips },
   );
-  expect(publishLines(rules)).toEqual([
+  expect(renderElemOps(publishOps(rules))).toEqual([
     "create element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
     "create element inet isola_nat ports6 { tcp . 8080 : fd88::5 . 80 }",
     "create element inet isola_nat hostports4 { 192.168.1.10 . udp . 5353 : 10.88.0.5 . 53 }",
   ]);
-  expect(unpublishLines(rules.slice(0, 1))).toEqual([
+  expect(Buffer.from(encodeElemBatch(publishOps(rules), 1).bytes).toString("hex")).toMatchSnapshot();
+  expect(renderElemOps(unpublishOps(rules.slice(0, 1)))).toEqual([
     "add element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
     "delete element inet isola_nat ports4 { tcp . 8080 }",
   ]);

@@ -5,6 +5,7 @@
  * Pure: builds `nft -f` scripts; every change is one transaction.
  */
 import { parseAddr, type Family } from "../ip.ts";
+import type { ElemKind, ElemOp, Field } from "../netlink/nft_encode.ts";
 
 export const NAT_TABLE = "isola_nat";
 
@@ -62,42 +63,31 @@ function familyOf(ip: string): Family {
   return parseAddr(ip)?.family ?? 4;
 }
 
-function element(r: PortRule): { map: string; elem: string } {
+function elem(r: PortRule, kind: ElemKind): ElemOp {
   const fam = familyOf(r.containerIP);
-  const key = `${r.protocol} . ${r.hostPort}`;
-  const val = `${r.containerIP} . ${r.containerPort}`;
-  if (r.hostIP) return { map: `hostports${fam}`, elem: `{ ${r.hostIP} . ${key} : ${val} }` };
-  return { map: `ports${fam}`, elem: `{ ${key} : ${val} }` };
-}
-
-function key(r: PortRule): { map: string; elem: string } {
-  const fam = familyOf(r.containerIP);
-  const k = `${r.protocol} . ${r.hostPort}`;
-  return r.hostIP ? { map: `hostports${fam}`, elem: `{ ${r.hostIP} . ${k} }` } : { map: `ports${fam}`, elem: `{ ${k} }` };
+  const key: Field[] = [{ proto: r.protocol }, { port: r.hostPort }];
+  const op: ElemOp = r.hostIP
+    ? { kind, table: NAT_TABLE, set: `hostports${fam}`, key: [{ ip: r.hostIP }, ...key] }
+    : { kind, table: NAT_TABLE, set: `ports${fam}`, key };
+  if (kind !== "delete") op.data = [{ ip: r.containerIP }, { port: r.containerPort }];
+  return op;
 }
 
 /** `create` fails when the host port is already published: that is the conflict check. */
-export function publishLines(rules: readonly PortRule[]): string[] {
-  return rules.map((r) => {
-    const e = element(r);
-    return `create element ${T} ${e.map} ${e.elem}`;
-  });
+export function publishOps(rules: readonly PortRule[]): ElemOp[] {
+  return rules.map((r) => elem(r, "create"));
 }
 
 /**
  * Removes our own elements only: `add` of the exact element fails if the key now maps
  * elsewhere (someone else's), which aborts the transaction instead of deleting theirs.
  */
-export function unpublishLines(rules: readonly PortRule[]): string[] {
-  return rules.flatMap((r) => {
-    const e = element(r);
-    const k = key(r);
-    return [`add element ${T} ${e.map} ${e.elem}`, `delete element ${T} ${k.map} ${k.elem}`];
-  });
+export function unpublishOps(rules: readonly PortRule[]): ElemOp[] {
+  return rules.flatMap((r) => [elem(r, "add"), elem(r, "delete")]);
 }
 
-export function bridgeLines(bridge: string): string[] {
-  return [`add element ${T} bridges { "${bridge}" }`];
+export function bridgeOps(bridge: string): ElemOp[] {
+  return [{ kind: "add", table: NAT_TABLE, set: "bridges", key: [{ ifname: bridge }] }];
 }
 
 export function masqLines(subnets: readonly string[]): string[] {

@@ -10,6 +10,7 @@ import type { InProcessPlugin, PluginCall } from "../plugin.ts";
 import type { PortMapping, Result } from "../types.ts";
 import { SUPPORTED_VERSIONS } from "../version.ts";
 import * as nat from "./nat_ruleset.ts";
+import { renderElemOps } from "../netlink/nft_encode.ts";
 
 const PROTOCOLS = new Set(["tcp", "udp", "sctp"]);
 
@@ -63,21 +64,28 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
       if (rules.length === 0) return prev;
       const host = hostOf();
       const br = bridgeOf(prev);
-      const publish = nat.publishLines(rules);
-      const head = [...nat.natBase(), ...(br ? nat.bridgeLines(br) : [])];
-      try {
-        await host.nft([...head, ...publish].join("\n") + "\n");
-      } catch (e) {
-        const line = (e as { line?: number }).line;
-        const idx = line !== undefined ? line - 1 - head.length : -1;
-        const r = rules[idx];
-        const msg = (e as Error).message;
-        if (r && /File exists/.test(msg)) {
-          const i = mappings.findIndex((m) => m.hostPort === r.hostPort && (m.protocol ?? "tcp").toLowerCase() === r.protocol);
-          throw new CniError(ErrorCode.invalidNetworkConfig, `runtimeConfig.portMappings[${i}]: host port ${r.hostPort}/${r.protocol}${r.hostIP ? ` on ${r.hostIP}` : ""} is already published`);
+      const extra = br ? nat.bridgeOps(br) : [];
+      const ops = [...extra, ...nat.publishOps(rules)];
+      // Steady state: only set elements, over netlink. The first time in a namespace (the
+      // table is missing), the base ruleset and the elements go in one `nft -f`.
+      const attempt = async (withBase: boolean) => {
+        try {
+          if (withBase) await host.nft([...nat.natBase(), ...renderElemOps(ops)].join("\n") + "\n");
+          else await host.nftElements(ops);
+          return true;
+        } catch (e) {
+          const msg = (e as Error).message;
+          if (!withBase && /No such file or directory/.test(msg)) return false;
+          const line = (e as { line?: number }).line;
+          const r = line !== undefined ? rules[line - 1 - (withBase ? nat.natBase().length : 0) - extra.length] : undefined;
+          if (r && /File exists/.test(msg)) {
+            const i = mappings.findIndex((m) => m.hostPort === r.hostPort && (m.protocol ?? "tcp").toLowerCase() === r.protocol);
+            throw new CniError(ErrorCode.invalidNetworkConfig, `runtimeConfig.portMappings[${i}]: host port ${r.hostPort}/${r.protocol}${r.hostIP ? ` on ${r.hostIP}` : ""} is already published`);
+          }
+          throw new CniError(ErrorCode.io, "isola-portmap: nft transaction failed", msg);
         }
-        throw new CniError(ErrorCode.io, "isola-portmap: nft transaction failed", msg);
-      }
+      };
+      if (!(await attempt(false))) await attempt(true);
       // loopback access to published ports (127.0.0.1:hostPort) routes into the bridge
       if (br && rules.some((r) => !r.containerIP.includes(":"))) {
         const key = `net.ipv4.conf.${br}.route_localnet`;
@@ -99,10 +107,10 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
       const host = hostOf();
       if (!rules.length) return;
       try {
-        await host.nft([...nat.natBase(), ...nat.unpublishLines(rules)].join("\n") + "\n");
+        await host.nftElements(nat.unpublishOps(rules));
       } catch {
         // Some key now belongs to someone else (or is gone): remove ours one by one.
-        for (const r of rules) await host.nft(nat.unpublishLines([r]).join("\n") + "\n").catch(() => undefined);
+        for (const r of rules) await host.nftElements(nat.unpublishOps([r])).catch(() => undefined);
       }
     },
 

@@ -1,0 +1,135 @@
+/**
+ * nf_tables set-element changes as one netlink batch (what `nft add/create/delete element`
+ * sends), so publishing a port does not pay for an `nft` process. Pure, golden-tested.
+ */
+import { parseAddr } from "../ip.ts";
+
+export type ElemKind = "add" | "create" | "delete";
+
+/** One field of a concatenated key or value. */
+export type Field = { proto: "tcp" | "udp" | "sctp" } | { port: number } | { ip: string } | { ifname: string };
+
+export interface ElemOp {
+  kind: ElemKind;
+  table: string;
+  set: string;
+  key: Field[];
+  data?: Field[];
+}
+
+const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_NEWSETELEM = 12;
+const NFT_MSG_DELSETELEM = 14;
+const NFNL_MSG_BATCH_BEGIN = 0x10;
+const NFNL_MSG_BATCH_END = 0x11;
+const NFPROTO_INET = 1;
+const NLA_F_NESTED = 0x8000;
+const F = { REQUEST: 1, ACK: 4, EXCL: 0x200, CREATE: 0x400 } as const;
+const PROTO = { tcp: 6, udp: 17, sctp: 132 } as const;
+
+/** Each field in nft's register layout: big-endian, padded to 4 bytes. */
+export function fieldBytes(f: Field): number[] {
+  if ("proto" in f) return [PROTO[f.proto], 0, 0, 0];
+  if ("port" in f) return [(f.port >> 8) & 255, f.port & 255, 0, 0];
+  if ("ifname" in f) {
+    const b = new Array<number>(16).fill(0);
+    for (let i = 0; i < f.ifname.length && i < 15; i++) b[i] = f.ifname.charCodeAt(i);
+    return b;
+  }
+  const a = parseAddr(f.ip);
+  if (!a) throw new Error(`not an IP address: ${f.ip}`);
+  const n = a.family === 4 ? 4 : 16;
+  return Array.from({ length: n }, (_, i) => Number((a.value >> BigInt(8 * (n - 1 - i))) & 0xffn));
+}
+
+class W {
+  b: number[] = [];
+  u8(v: number) {
+    this.b.push(v & 255);
+  }
+  u16(v: number) {
+    this.b.push(v & 255, (v >> 8) & 255);
+  }
+  be16(v: number) {
+    this.b.push((v >> 8) & 255, v & 255);
+  }
+  u32(v: number) {
+    this.b.push(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, (v >>> 24) & 255);
+  }
+  set32(at: number, v: number) {
+    this.b[at] = v & 255;
+    this.b[at + 1] = (v >>> 8) & 255;
+    this.b[at + 2] = (v >>> 16) & 255;
+    this.b[at + 3] = (v >>> 24) & 255;
+  }
+  pad() {
+    while (this.b.length % 4) this.b.push(0);
+  }
+  attr(type: number, fill: () => void) {
+    const at = this.b.length;
+    this.u16(0);
+    this.u16(type);
+    fill();
+    const len = this.b.length - at;
+    this.b[at] = len & 255;
+    this.b[at + 1] = (len >> 8) & 255;
+    this.pad();
+  }
+  str(s: string) {
+    for (let i = 0; i < s.length; i++) this.b.push(s.charCodeAt(i));
+    this.b.push(0);
+  }
+}
+
+function msg(w: W, type: number, flags: number, seq: number, family: number, resId: number, body: () => void) {
+  const at = w.b.length;
+  w.u32(0);
+  w.u16(type);
+  w.u16(flags);
+  w.u32(seq);
+  w.u32(0);
+  w.u8(family);
+  w.u8(0);
+  w.be16(resId);
+  body();
+  w.set32(at, w.b.length - at);
+}
+
+/**
+ * One transaction: batch begin, one message per element op (each with ACK), batch end.
+ * Returns the bytes and the sequence numbers that will be answered.
+ */
+export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: Uint8Array; seqs: number[] } {
+  const w = new W();
+  let seq = seq0;
+  msg(w, NFNL_MSG_BATCH_BEGIN, F.REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, () => {});
+  const seqs: number[] = [];
+  for (const o of ops) {
+    const type = (NFNL_SUBSYS_NFTABLES << 8) | (o.kind === "delete" ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM);
+    const flags = F.REQUEST | F.ACK | (o.kind === "delete" ? 0 : F.CREATE) | (o.kind === "create" ? F.EXCL : 0);
+    seqs.push(seq);
+    msg(w, type, flags, seq++, NFPROTO_INET, 0, () => {
+      w.attr(1, () => w.str(o.table)); // NFTA_SET_ELEM_LIST_TABLE
+      w.attr(2, () => w.str(o.set)); // NFTA_SET_ELEM_LIST_SET
+      w.attr(3 | NLA_F_NESTED, () => // NFTA_SET_ELEM_LIST_ELEMENTS
+        w.attr(1 | NLA_F_NESTED, () => { // NFTA_LIST_ELEM
+          w.attr(1 | NLA_F_NESTED, () => w.attr(1, () => o.key.forEach((f) => w.b.push(...fieldBytes(f))))); // KEY / DATA_VALUE
+          if (o.data && o.kind !== "delete") w.attr(2 | NLA_F_NESTED, () => w.attr(1, () => o.data!.forEach((f) => w.b.push(...fieldBytes(f))))); // DATA / DATA_VALUE
+        }),
+      );
+    });
+  }
+  msg(w, NFNL_MSG_BATCH_END, F.REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, () => {});
+  return { bytes: Uint8Array.from(w.b), seqs };
+}
+
+/** The same ops as `nft -f` lines (the fallback, and readable goldens). */
+export function renderElemOps(ops: readonly ElemOp[]): string[] {
+  const show = (fs: Field[]) =>
+    fs.map((f) => ("proto" in f ? f.proto : "port" in f ? String(f.port) : "ip" in f ? f.ip : `"${f.ifname}"`)).join(" . ");
+  return ops.map((o) => {
+    const verb = o.kind === "delete" ? "delete" : o.kind;
+    const elem = o.data && o.kind !== "delete" ? `${show(o.key)} : ${show(o.data)}` : show(o.key);
+    return `${verb} element inet ${o.table} ${o.set} { ${elem} }`;
+  });
+}
