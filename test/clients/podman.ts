@@ -1,0 +1,94 @@
+/** podman with an isolated configuration and storage in a Sandbox, for tests and bench/clients. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { makeBusyboxArchive } from "../image.ts";
+import { type Result, Sandbox } from "./sandbox.ts";
+
+export const IMAGE = "localhost/isola-busybox:latest";
+
+/** The nproc podman 4.3 accepts: at most min(its hard limit, pid_max, 32768). */
+function nprocLimit(): number {
+  const pidMax = Number(fs.readFileSync("/proc/sys/kernel/pid_max", "utf8").trim()) || 32768;
+  return Math.min(pidMax, 32768);
+}
+
+/** The hard nofile limit podman runs with: its default_ulimits must stay within it. */
+function nofileLimit(): number {
+  const r = Bun.spawnSync(["sh", "-c", "ulimit -Hn"], { stdout: "pipe" });
+  const n = Number(r.stdout.toString().trim());
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 1048576) : 1024;
+}
+
+export class Podman {
+  readonly conf: string;
+  readonly storageConf: string;
+  private readonly root: string;
+  private readonly runroot: string;
+  private readonly runtimeRoot: string;
+
+  constructor(readonly box: Sandbox, runtimePaths: string[]) {
+    const d = (n: string) => {
+      const p = path.join(box.dir, "podman", n);
+      fs.mkdirSync(p, { recursive: true });
+      return p;
+    };
+    this.root = d("root");
+    this.runroot = d("runroot");
+    this.runtimeRoot = d("runtime-root");
+    const nofile = nofileLimit();
+    const nproc = nprocLimit();
+    // podman looks a runtime given as a path up by its base name in runtime_supports_json
+    const json = [...new Set([...runtimePaths, ...runtimePaths.map((p) => path.basename(p)), "runc", "crun"])];
+    this.conf = path.join(box.dir, "podman", "containers.conf");
+    fs.writeFileSync(
+      this.conf,
+      [
+        "[containers]",
+        `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+        'netns = "none"',
+        "[engine]",
+        'cgroup_manager = "cgroupfs"',
+        'events_logger = "file"',
+        `events_logfile_path = "${d("events")}/events.log"`,
+        `runtime_supports_json = ${JSON.stringify(json)}`,
+        `static_dir = "${d("static")}"`,
+        `tmp_dir = "${d("tmp")}"`,
+        `volume_path = "${d("volumes")}"`,
+        "",
+      ].join("\n"),
+    );
+    this.storageConf = path.join(box.dir, "podman", "storage.conf");
+    fs.writeFileSync(this.storageConf, ["[storage]", 'driver = "vfs"', `runroot = "${this.runroot}"`, `graphroot = "${this.root}"`, ""].join("\n"));
+  }
+
+  env(): Record<string, string> {
+    return { CONTAINERS_CONF: this.conf, CONTAINERS_STORAGE_CONF: this.storageConf };
+  }
+
+  /** podman's global flags for a runtime (its state under the sandbox via --runtime-flag root=). */
+  argv(runtime: string, args: string[]): string[] {
+    return [
+      "podman", "--root", this.root, "--runroot", this.runroot, "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+      "--runtime", runtime, "--runtime-flag", `root=${this.runtimeRoot}/${path.basename(runtime)}`, ...args,
+    ];
+  }
+
+  run(runtime: string, args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Result {
+    return this.box.run(this.argv(runtime, args), { ...opts, env: this.env() });
+  }
+
+  /** `podman load` of the busybox docker-archive built here. */
+  loadImage(runtime: string): void {
+    const tar = path.join(this.box.dir, "podman", "image.tar");
+    makeBusyboxArchive(tar, IMAGE);
+    const r = this.run(runtime, ["load", "-i", tar]);
+    if (r.code !== 0) throw new Error(`podman load: ${r.stderr}`);
+    fs.rmSync(tar, { force: true });
+  }
+
+  /** Removes every container and image (best effort; Sandbox.cleanup removes the rest). */
+  removeAll(runtime: string): void {
+    this.run(runtime, ["rm", "--all", "--force", "--time", "0"]);
+    this.run(runtime, ["rmi", "--all", "--force"]);
+  }
+}
