@@ -306,7 +306,9 @@ export async function main(argv: string[], g: NetGlobals): Promise<number> {
       runtime: new CniRuntime({ pluginDirs: pluginDirs(), cacheDir: `${g.root}/cni-cache` }),
       out: (s) => process.stdout.write(s + "\n"),
     };
-    return await sub.run(p.rest, p.flags, ctx);
+    const code = await sub.run(p.rest, p.flags, ctx);
+    await ctx.runtime.settle();
+    return code;
   } catch (e) {
     const msg = e instanceof UsageError ? e.message : asCniError(e).message;
     process.stderr.write(`isola network ${name}: ${msg}\n`);

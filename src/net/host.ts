@@ -14,6 +14,12 @@ export interface NetHost {
   ip(lines: readonly string[], opts?: { netns?: string; force?: boolean }): Promise<void>;
   /** `ip -j <args>`, parsed. */
   ipJson(args: readonly string[], opts?: { netns?: string }): Promise<unknown>;
+  /**
+   * Deletes a link without waiting for the kernel's unregister (RCU grace periods, tens
+   * of ms); settle() waits for every such deletion.
+   */
+  deleteLinkLater(dev: string): void;
+  settle(): Promise<void>;
   /** Set-element changes as one atomic transaction (errors carry `line`: the op's 1-based index). */
   nftElements(ops: readonly ElemOp[]): Promise<void>;
   /** One atomic nftables transaction. */
@@ -99,6 +105,17 @@ export class SystemNetHost implements NetHost {
     const r = await run(inNetns(opts.netns, ["ip", "-j", ...args]), undefined);
     if (r.code !== 0) throw new HostCommandError("ip", r.err, undefined);
     return JSON.parse(r.out || "[]");
+  }
+
+  private readonly pending = new Set<Promise<unknown>>();
+
+  deleteLinkLater(dev: string): void {
+    const p = run(["ip", "link", "del", dev], undefined).finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  async settle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
   }
 
   async nftElements(ops: readonly ElemOp[]): Promise<void> {

@@ -7,6 +7,8 @@ export type LinkOp =
   | { op: "veth-add"; name: string; mac: string; mtu?: number; master: string; peer: string; peerMac: string; peerNetns: string }
   | { op: "hairpin"; dev: string }
   | { op: "link-up"; dev: string }
+  | { op: "link-down"; dev: string }
+  | { op: "link-rename"; dev: string; name: string }
   | { op: "link-del"; dev: string }
   | { op: "addr-add"; dev: string; cidr: string; replace?: boolean }
   | { op: "route-add"; dev: string; dst: string; gw: string };
@@ -25,6 +27,10 @@ export function renderIp(ops: readonly LinkOp[]): string[] {
         return `link set ${o.dev} type bridge_slave hairpin on`;
       case "link-up":
         return `link set ${o.dev} up`;
+      case "link-down":
+        return `link set ${o.dev} down`;
+      case "link-rename":
+        return `link set ${o.dev} name ${o.name}`;
       case "link-del":
         return `link del ${o.dev}`;
       case "addr-add":

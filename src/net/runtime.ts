@@ -173,6 +173,11 @@ export class CniRuntime implements PluginInvoker {
     for (let i = 0; i < list.plugins.length; i++) await this.invoke(list.plugins[i]!.type, this.call(list, i, "CHECK", a, rec.result));
   }
 
+  /** Waits for background kernel work of earlier DELs (veth pairs being unregistered). */
+  async settle(): Promise<void> {
+    await (await import("./host.ts")).netHost().settle();
+  }
+
   /** The cached result of an attachment, if any. */
   async cachedResult(list: NetConfList, att: Attachment): Promise<Result | undefined> {
     return (await readCache(cachePath(this.cacheDir, list.name, att.containerId, att.ifName)))?.result;

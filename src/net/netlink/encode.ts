@@ -155,6 +155,15 @@ export function encodeOp(o: LinkOp, seq: number, r: Resolve): Uint8Array {
       header(b, RTM.NEWLINK, 0, seq);
       ifinfo(b, r.index(o.dev), IFF_UP, IFF_UP);
       return finish(b);
+    case "link-down":
+      header(b, RTM.NEWLINK, 0, seq);
+      ifinfo(b, r.index(o.dev), 0, IFF_UP);
+      return finish(b);
+    case "link-rename":
+      header(b, RTM.NEWLINK, 0, seq);
+      ifinfo(b, r.index(o.dev), 0, 0);
+      b.attr(IFLA.IFNAME, str(o.name));
+      return finish(b);
     case "link-del":
       header(b, RTM.DELLINK, 0, seq);
       ifinfo(b, 0, 0, 0);

@@ -184,7 +184,7 @@ export class RouteSocket {
       const what = renderIp([o])[0]!;
       try {
         this.roundTrip(encodeOp(o, this.seq++, r), what);
-        if (o.op === "link-del") this.indexes.delete(o.dev);
+        if (o.op === "link-del" || o.op === "link-rename") this.indexes.delete(o.dev);
       } catch (e) {
         if (!force) throw Object.assign(e as Error, { line: i + 1 });
       }

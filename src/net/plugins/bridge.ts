@@ -146,10 +146,16 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       if (ipamType) await inv.invoke(ipamType, ipamCall(call, "DEL"));
       const hostVeth = hostVethName(call.containerId, call.ifName);
       if ((await host.links()).has(hostVeth)) {
-        // Removing one end removes the pair; a concurrent DEL may win the race.
-        await host.apply([{ op: "link-del", dev: hostVeth }]).catch(async (e) => {
-          if ((await host.links()).has(hostVeth)) throw e;
-        });
+        // Down and renamed now (the pair stops carrying traffic and the name is free for a
+        // new ADD); the kernel's unregister of the pair completes in the background.
+        const trash = `isz${Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+        try {
+          await host.apply([{ op: "link-down", dev: hostVeth }, { op: "link-rename", dev: hostVeth, name: trash }]);
+        } catch (e) {
+          if ((await host.links()).has(hostVeth)) throw e; // else a concurrent DEL won
+          return;
+        }
+        host.deleteLinkLater(trash);
       }
     },
 

@@ -76,6 +76,7 @@ export async function pluginMain(type: string): Promise<number> {
         await plugin.gc?.(call, inv);
         break;
     }
+    await inv.settle(); // an executable finishes its kernel work before it exits
     if (out !== undefined) process.stdout.write(JSON.stringify(out) + "\n");
     return 0;
   } catch (e) {

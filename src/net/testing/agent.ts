@@ -9,7 +9,7 @@ import { CniRuntime, type AttachOptions, type RuntimeOptions } from "../runtime.
 
 export interface AgentRequest {
   id: number;
-  op: "add" | "del" | "check" | "status" | "gc" | "versions";
+  op: "add" | "del" | "del-nowait" | "check" | "status" | "gc" | "versions";
   conf: string;
   att?: AttachOptions;
   valid?: { containerId: string; ifName: string }[];
@@ -24,6 +24,9 @@ async function handle(req: AgentRequest): Promise<unknown> {
     case "add":
       return rt.add(list, att);
     case "del":
+      await rt.del(list, att);
+      return rt.settle(); // tests check that nothing is left right after DEL
+    case "del-nowait":
       return rt.del(list, att);
     case "check":
       return rt.check(list, att);
