@@ -248,7 +248,7 @@ export async function start(root: string, id: string): Promise<void> {
   const release = lockContainer(root, id);
   try {
     const rec = readRecord(root, id);
-    const status = liveStatus(root, rec);
+    const status = liveStatus(root, rec, frozenProbe(rec)); // a paused init can't open the fifo: refuse, as runc
     if (status !== "created") throw new ContainerError(`cannot start a container that is ${status} (only a created container can be started)`);
     await startCreated(root, rec);
   } finally {

@@ -318,6 +318,21 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     deleteAndExpectNothingLeft(id);
   });
 
+  test("a created container can be paused and resumed (it stays created)", () => {
+    configure((s) => {
+      s.process!.args = ["sleep", "1000"];
+    });
+    const id = uniqueId("res");
+    expect(rt.run(["create", "-b", bundle, id]).code).toBe(0);
+    made.set(id, Object.values(record(id).cgroup.paths));
+    expect(rt.run(["pause", id]).code).toBe(0);
+    expect(state(id).status).toBe("paused");
+    expect(rt.run(["start", id]).stderr).toContain("paused");
+    expect(rt.run(["resume", id]).code).toBe(0);
+    expect(state(id).status).toBe("created");
+    deleteAndExpectNothingLeft(id);
+  });
+
   test("ps lists the container's processes (json, table, ps options); kill --all reaches them all", () => {
     const id = runDetached(["sh", "-c", "sleep 1000 & exec sleep 1001"]);
     const json = () => JSON.parse(rt.run(["ps", "--format", "json", id]).stdout) as number[];

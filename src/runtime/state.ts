@@ -118,8 +118,8 @@ export function initAlive(rec: ContainerRecord): boolean {
 export function liveStatus(root: string, rec: ContainerRecord, isFrozen?: () => boolean): Status {
   if (rec.status === "creating") return initAlive(rec) || rec.pid === 0 ? "creating" : "stopped";
   if (!initAlive(rec)) return "stopped";
+  if (isFrozen?.()) return "paused"; // before "created", as runc: a created container can be paused
   if (fs.existsSync(execFifoPath(root, rec.id))) return "created";
-  if (isFrozen?.()) return "paused";
   return "running";
 }
 
