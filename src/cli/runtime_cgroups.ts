@@ -8,19 +8,21 @@ import type { Command } from "./command.ts";
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 
 // runc's spellings: --cpu-share is runc's flag, --cpu-shares the one docs and users write.
+// --cpu-burst and the Intel RDT schemas are runc flags the cgroups layer's UPDATE_FLAGS leaves to the runtime.
+const EXTRA_FLAGS = ["cpu-burst", "l3-cache-schema", "mem-bw-schema"] as const;
 const updateFlags: Record<string, FlagSpec> = { resources: { type: "string", alias: "r" } };
-for (const name of UPDATE_FLAGS) updateFlags[name] = { type: "string" };
+for (const name of [...UPDATE_FLAGS, ...EXTRA_FLAGS]) updateFlags[name] = { type: "string" };
 
 export const CGROUP_COMMANDS: Record<string, Command> = {
   update: {
     usage:
       "update [-r FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] " +
-      "[--cpu-rt-runtime N] [--cpu-rt-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N] <container-id>",
+      "[--cpu-burst N] [--cpu-rt-runtime N] [--cpu-rt-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N] [--blkio-weight N] <container-id>",
     flags: updateFlags,
     args: [1, 1],
     run(a, f, g) {
       const flags: Record<string, string | undefined> = {};
-      for (const name of UPDATE_FLAGS) flags[name] = str(f[name]);
+      for (const name of [...UPDATE_FLAGS, ...EXTRA_FLAGS]) flags[name] = str(f[name]);
       const req: resources.UpdateRequest = { flags };
       const file = str(f.resources);
       if (file !== undefined) req.resourcesFile = file;

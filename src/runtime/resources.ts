@@ -70,22 +70,32 @@ export function update(root: string, id: string, req: UpdateRequest, warn: (msg:
     if (status === "stopped" || status === "creating") throw new ContainerError(`cannot update container ${id}: it is ${status}`);
 
     const given = Object.entries(req.flags).filter(([, v]) => v !== undefined);
-    let flags: Record<string, string> = {};
+    const flags: Record<string, string> = {};
     let file: unknown;
+    let burst: LinuxResources | undefined;
     if (req.resourcesFile !== undefined) {
       file = readResourcesFile(req.resourcesFile);
       if (given.length) warn(`-r given: ignoring ${given.map(([k]) => `--${k}`).join(", ")} (as runc, the resources file replaces the flags)`);
     } else {
       for (const [name, value] of given) {
-        if (!(UPDATE_FLAGS as readonly string[]).includes(name)) throw new ContainerError(`--${name}: not an update flag`);
         // runc: the kernel memory limits are obsolete and ignored; 0 (runc's unset value) leaves these unchanged
         if (name === "kernel-memory" || name === "kernel-memory-tcp") warn(`Setting --${name} is ignored and will be removed`);
         else if ((name === "pids-limit" || name === "blkio-weight") && value!.trim() === "0") continue;
+        else if (name === "cpu-burst") {
+          if (!/^\d+$/.test(value!.trim())) throw new ContainerError(`--cpu-burst: ${JSON.stringify(value)} must be an integer ≥ 0 (microseconds)`);
+          burst = { cpu: { burst: Number(value) } };
+        } else if (name === "l3-cache-schema") throw new ContainerError("Intel RDT/CAT: l3 cache schema is not enabled");
+        else if (name === "mem-bw-schema") throw new ContainerError("Intel RDT/MBA: memory bandwidth schema is not enabled");
+        else if (!(UPDATE_FLAGS as readonly string[]).includes(name)) throw new ContainerError(`--${name}: not an update flag`);
         else flags[name] = value!;
       }
     }
     const current = (rec.spec?.linux?.resources ?? {}) as LinuxResources;
     let { changes, merged } = planUpdate(current, file === undefined ? { flags } : { file });
+    if (burst) {
+      changes = mergeResources(changes, burst);
+      merged = mergeResources(merged, burst);
+    }
     // runc: setting memory to unlimited without a swap value makes swap unlimited too (v1's memsw ≥ limit)
     if (changes.memory?.limit === -1 && changes.memory.swap === undefined) {
       changes = mergeResources(changes, { memory: { swap: -1 } });

@@ -218,7 +218,7 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     // 48 MiB does not fit under 32 MiB
     expect(rt.run(["exec", id, "dd", "if=/dev/zero", "of=/dev/null", "bs=48M", "count=1"]).code).toBe(137);
 
-    const up = rt.run(["update", "--memory", "96m", "--memory-reservation", "16m", "--cpu-shares", "512", "--cpu-quota", "50000", "--cpu-period", "100000", "--cpuset-cpus", "0", "--cpuset-mems", "0", id]);
+    const up = rt.run(["update", "--memory", "96m", "--memory-reservation", "16m", "--cpu-shares", "512", "--cpu-quota", "50000", "--cpu-period", "100000", "--cpu-burst", "20000", "--cpuset-cpus", "0", "--cpuset-mems", "0", id]);
     expect(up.stderr).toBe("");
     expect(up.code).toBe(0);
     expect(cgroupFile(id, "memory", "memory.limit_in_bytes")).toBe(String(96 * MiB));
@@ -226,6 +226,7 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     expect(cgroupFile(id, "cpu", "cpu.shares")).toBe("512");
     expect(cgroupFile(id, "cpu", "cpu.cfs_period_us")).toBe("100000");
     expect(cgroupFile(id, "cpu", "cpu.cfs_quota_us")).toBe("50000");
+    expect(cgroupFile(id, "cpu", "cpu.cfs_burst_us")).toBe("20000");
     expect(cgroupFile(id, "cpuset", "cpuset.cpus")).toBe("0");
     // the same allocation now fits: the limit changed for the running container
     expect(rt.run(["exec", id, "dd", "if=/dev/zero", "of=/dev/null", "bs=48M", "count=1"]).code).toBe(0);
@@ -234,7 +235,7 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     const res = record(id).spec.linux!.resources as Record<string, Record<string, unknown>>;
     expect(res.memory).toEqual({ limit: 96 * MiB, reservation: 16 * MiB });
     expect(res.pids).toEqual({ limit: 30 });
-    expect(res.cpu).toEqual({ shares: 512, quota: 50000, period: 100000, cpus: "0", mems: "0" });
+    expect(res.cpu).toEqual({ shares: 512, quota: 50000, period: 100000, burst: 20000, cpus: "0", mems: "0" });
     expect(Array.isArray(res.devices)).toBe(true);
 
     // -r from stdin (and from a file); as runc, the flags are then ignored
@@ -267,6 +268,7 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     const kmem = rt.run(["update", "--kernel-memory", "10m", id]);
     expect(kmem.code).toBe(0); // runc: obsolete, ignored with a warning
     expect(kmem.stderr).toContain("--kernel-memory is ignored");
+    expect(rt.run(["update", "--l3-cache-schema", "L3:0=f", id]).stderr).toContain("Intel RDT/CAT: l3 cache schema is not enabled");
     const badJson = rt.run(["update", "-r", "-", id], { stdin: "{nope" });
     expect(badJson.code).toBe(1);
     expect(badJson.stderr).toContain("not valid JSON");
