@@ -156,6 +156,20 @@ describe.skipIf(!isRoot)("terminals", () => {
     }
   });
 
+  test("run with a terminal in the foreground relays the pty itself (raw mode, exit status)", () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.terminal = true;
+    spec.process!.args = ["sh", "-c", "tty; [ -t 1 ] && echo out-is-tty; exit 3"];
+    writeSpec(bundle, spec);
+    const cid = uniqueId("relay");
+    const cmd = rt.argv(["run", "-b", bundle, cid]).map((a) => `'${a}'`).join(" ");
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const out = r.stdout.toString().replace(/\r/g, "");
+    expect(out).toMatch(/\/dev\/pts\/\d+\nout-is-tty\n/);
+    expect(r.exitCode).toBe(3);
+    expect(fs.existsSync(path.join(rt.root, cid))).toBe(false);
+  });
+
   test("bad combinations are refused before anything is created", () => {
     const spec: Spec = structuredClone(base);
     spec.process!.terminal = true;
