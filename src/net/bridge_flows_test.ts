@@ -58,6 +58,7 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     expect(await get(gw, 8080)).toBe("hello-from-c1");
     expect(await get("127.0.0.1", 8080)).toBe("hello-from-c1");
     expect(await get(gw, 8080, c2)).toBe("hello-from-c1");
+    expect(await get(gw, 8080, c1)).toBe("hello-from-c1"); // hairpin: back into itself
 
     // the same host port again is refused, and that ADD leaves nothing behind
     const c3 = await h.container();

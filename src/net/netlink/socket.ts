@@ -19,6 +19,7 @@ interface Libc {
   send(fd: number, buf: Uint8Array, len: number, flags: number): number | bigint;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number | bigint;
   close(fd: number): number;
+  setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
   errno(): number;
   strerror(e: number): string;
 }
@@ -37,6 +38,7 @@ export function loadLibc(): Libc | null {
       send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
       recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
       close: { args: ["i32"], returns: "i32" },
+      setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
       __errno_location: { args: [], returns: "ptr" },
       strerror: { args: ["i32"], returns: "cstring" },
     });
@@ -46,6 +48,7 @@ export function loadLibc(): Libc | null {
       send: (fd, b, l, f) => Number(s.send(fd, b, l, f)),
       recv: (fd, b, l, f) => Number(s.recv(fd, b, l, f)),
       close: (fd) => s.close(fd) as number,
+      setsockopt: (fd, l, n, v, len) => s.setsockopt(fd, l, n, v, len) as number,
       errno: () => ffi.read.i32(s.__errno_location() as import("bun:ffi").Pointer, 0),
       strerror: (e) => String(s.strerror(e)),
     };
@@ -75,7 +78,12 @@ export class RouteSocket {
   private constructor(
     private readonly c: Libc,
     private readonly fd: number,
-  ) {}
+  ) {
+    // A kernel that never answers must not hang the process: recv gives up after 10 s.
+    const tv = new Uint8Array(16);
+    new DataView(tv.buffer).setBigInt64(0, 10n, true);
+    c.setsockopt(fd, 1 /* SOL_SOCKET */, 20 /* SO_RCVTIMEO */, tv, 16);
+  }
 
   /** A socket in `netns` (a path), or in this thread's namespace. */
   static open(c: Libc, netns?: string, protocol = NETLINK_ROUTE): RouteSocket {
@@ -162,7 +170,12 @@ export class RouteSocket {
       const n = Number(this.c.recv(this.fd, this.rbuf, this.rbuf.length, 0));
       if (n < 0) throw new NetlinkError("nft", this.c.errno(), this.c.strerror(this.c.errno()));
       for (const r of decodeReplies(this.rbuf.subarray(0, n))) {
-        if (r.type !== NLMSG_ERROR || !pending.has(r.seq)) continue;
+        if (r.type !== NLMSG_ERROR) continue;
+        if (!pending.has(r.seq)) {
+          // an error on the batch framing itself: no per-element answers will follow
+          if (r.error) throw new NetlinkError("nft batch", -r.error, this.c.strerror(-r.error));
+          continue;
+        }
         pending.delete(r.seq);
         const i = seqs.indexOf(r.seq);
         if (r.error && (!first || i < first.i)) first = { i, errno: -r.error };

@@ -20,6 +20,8 @@ export interface PortRule {
 }
 
 const T = `inet ${NAT_TABLE}`;
+/** conntrack mark bit for connections that entered from an isola bridge */
+const HAIRPIN_MARK = "0x2000";
 
 /**
  * Declares the table, maps, sets and chains (idempotent `add`), then replaces the rules
@@ -45,6 +47,8 @@ export function natBase(): string[] {
     `flush chain ${T} publish`,
     `add rule ${T} prerouting fib daddr type local jump publish`,
     `add rule ${T} output fib daddr type local jump publish`,
+    // remember "came in from a container" for hairpin (iifname is unknown in postrouting)
+    `add rule ${T} publish iifname @bridges ct mark set ct mark or ${HAIRPIN_MARK}`,
     `add rule ${T} publish meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @hostports4`,
     `add rule ${T} publish meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4`,
     `add rule ${T} publish meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @hostports6`,
@@ -52,7 +56,7 @@ export function natBase(): string[] {
     // loopback access (127.0.0.1:hostPort) needs a source the container can answer
     `add rule ${T} postrouting ct status dnat ip saddr 127.0.0.0/8 masquerade`,
     // hairpin: a container reaching a published port of its own network
-    `add rule ${T} postrouting ct status dnat iifname @bridges oifname @bridges masquerade`,
+    `add rule ${T} postrouting ct status dnat ct mark and ${HAIRPIN_MARK} == ${HAIRPIN_MARK} oifname @bridges masquerade`,
     `add rule ${T} postrouting ip saddr @masq4 ip daddr != @masq4 masquerade`,
     `add rule ${T} postrouting ip6 saddr @masq6 ip6 daddr != @masq6 masquerade`,
   ];
