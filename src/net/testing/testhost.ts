@@ -150,17 +150,19 @@ export class TestHost {
   }
 
   async destroy(): Promise<void> {
-    for (const pid of this.pids) {
+    if (this.agent) {
+      this.agent.kill("SIGKILL");
+      await this.agent.exited;
+    }
+    // processes this test started inside its namespaces (by PID, e.g. servers)
+    const inside = await Promise.all(this.netnses.map((n) => run(["ip", "netns", "pids", n])));
+    const pids = new Set([...this.pids, ...inside.flatMap((r) => r.out.split(/\s+/).filter(Boolean).map(Number))]);
+    for (const pid of pids) {
       try {
         process.kill(pid, "SIGKILL");
       } catch {}
     }
-    if (this.agent) {
-      (this.agent.stdin as import("bun").FileSink).end();
-      this.agent.kill("SIGKILL");
-      await this.agent.exited;
-    }
-    for (const n of this.netnses.reverse()) await run(["ip", "netns", "del", n]);
+    await Promise.all(this.netnses.map((n) => run(["ip", "netns", "del", n])));
     await rm(this.tmp, { recursive: true, force: true });
   }
 }
