@@ -12,6 +12,7 @@ import { exec } from "../runtime/exec.ts";
 import { listIds } from "../runtime/state.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
 import type { Command, Globals } from "./command.ts";
+import { writeErr, writeOut } from "./output.ts";
 import { CGROUP_COMMANDS } from "./runtime_cgroups.ts";
 
 const VERSION = "0.1.0";
@@ -90,7 +91,7 @@ const COMMANDS: Record<string, Command> = {
     flags: {},
     args: [1, 1],
     run(a, _f, g) {
-      process.stdout.write(JSON.stringify(runtime.state(g.root, requireId(a)), null, "  ") + "\n");
+      writeOut(JSON.stringify(runtime.state(g.root, requireId(a)), null, "  ") + "\n");
     },
   },
   kill: {
@@ -117,14 +118,14 @@ const COMMANDS: Record<string, Command> = {
       const entries = runtime.list(g.root, listIds(g.root));
       const format = str(f.format) ?? "table";
       if (f.quiet === true) {
-        for (const e of entries) process.stdout.write(`${e.id}\n`);
+        for (const e of entries) writeOut(`${e.id}\n`);
       } else if (format === "json") {
-        process.stdout.write(JSON.stringify(entries) + "\n");
+        writeOut(JSON.stringify(entries) + "\n");
       } else if (format === "table") {
         const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
         for (const e of entries) rows.push([e.id, String(e.pid), e.status, e.bundle, e.created, e.owner || ownerName()]);
         const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-        for (const r of rows) process.stdout.write(r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c]! + 2) : cell)).join("") + "\n");
+        for (const r of rows) writeOut(r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c]! + 2) : cell)).join("") + "\n");
       } else {
         throw new UsageError(`invalid format option "${format}" (expected table or json)`);
       }
@@ -190,7 +191,7 @@ const COMMANDS: Record<string, Command> = {
         archs: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
         flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
       };
-      process.stdout.write(JSON.stringify(features({ cgroupV1: true, cgroupV2: true, seccomp }), null, "    ") + "\n");
+      writeOut(JSON.stringify(features({ cgroupV1: true, cgroupV2: true, seccomp }), null, "    ") + "\n");
     },
   },
 };
@@ -269,15 +270,15 @@ export async function main(argv: string[]): Promise<number> {
     // hand the runtime's stderr to the container's output or the user's terminal.
     runtime.setWarn((msg) => {
       if (g.log) logLine(g, "warning", msg);
-      else process.stderr.write(`isola-runtime: warning: ${msg}\n`);
+      else writeErr(`isola-runtime: warning: ${msg}\n`);
     });
     if (flags.version === true) {
-      process.stdout.write(`isola-runtime version ${VERSION}\nspec: 1.2.0\n`);
+      writeOut(`isola-runtime version ${VERSION}\nspec: 1.2.0\n`);
       return 0;
     }
     const name = rest[0];
     if (!name || flags.help === true || name === "help") {
-      process.stdout.write(usage() + "\n");
+      writeOut(usage() + "\n");
       return name || flags.help === true ? 0 : 1;
     }
     const cmd = COMMANDS[name];
@@ -292,8 +293,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     logLine(g, "error", msg);
-    process.stderr.write(`isola-runtime: ${msg}\n`);
-    if (g.debug && e instanceof Error && e.stack) process.stderr.write(e.stack + "\n");
+    writeErr(`isola-runtime: ${msg}\n`);
+    if (g.debug && e instanceof Error && e.stack) writeErr(e.stack + "\n");
     return 1;
   }
 }

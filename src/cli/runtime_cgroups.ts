@@ -4,6 +4,7 @@ import { warn } from "../runtime/container.ts";
 import * as resources from "../runtime/resources.ts";
 import { UsageError, type FlagSpec } from "./args.ts";
 import type { Command } from "./command.ts";
+import { writeOut } from "./output.ts";
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
 
@@ -52,9 +53,9 @@ export const CGROUP_COMMANDS: Record<string, Command> = {
     run(a, f, g) {
       const format = str(f.format) ?? "table";
       if (format === "json") {
-        process.stdout.write(JSON.stringify(resources.processes(g.root, a[0]!)) + "\n");
+        writeOut(JSON.stringify(resources.processes(g.root, a[0]!)) + "\n");
       } else if (format === "table") {
-        process.stdout.write(resources.psTable(g.root, a[0]!, a.slice(1)));
+        writeOut(resources.psTable(g.root, a[0]!, a.slice(1)));
       } else {
         throw new UsageError(`invalid format option "${format}" (expected table or json)`);
       }
@@ -69,10 +70,10 @@ export const CGROUP_COMMANDS: Record<string, Command> = {
       const intervalMs = resources.parseDuration(str(f.interval) ?? "5s");
       if (intervalMs <= 0) throw new UsageError("duration interval must be greater than 0");
       if (f.stats === true) {
-        process.stdout.write(resources.statsEvent(g.root, id) + "\n");
+        writeOut(resources.statsEvent(g.root, id) + "\n");
         return;
       }
-      await resources.streamEvents(g.root, id, { intervalMs, warn, write: (line) => process.stdout.write(line + "\n") });
+      await resources.streamEvents(g.root, id, { intervalMs, warn, write: (line) => writeOut(line + "\n") });
     },
   },
 };

@@ -435,7 +435,7 @@ export function list(root: string, ids: string[]): ListEntry[] {
   return out;
 }
 
-export let warn: (msg: string) => void = (msg) => process.stderr.write(`isola-runtime: warning: ${msg}\n`);
+export let warn: (msg: string) => void = (msg) => void fs.writeSync(2, `isola-runtime: warning: ${msg}\n`);
 export function setWarn(fn: (msg: string) => void) {
   warn = fn;
 }
