@@ -1433,8 +1433,11 @@ int main(int argc, char **argv)
 	int foreground = argc > 2 && strcmp(argv[2], "fg") == 0;
 
 	uint32_t total;
-	if (read_all(sync_fd, &total, 4) < 0)
+	if (read_all(sync_fd, &total, 4) < 0) {
+		if (errno == EPIPE)
+			return 0; /* started ahead and never given a plan: the create failed first */
 		fail(errno, "read launch plan length");
+	}
 	char *buf = malloc(total ? total : 1);
 	if (!buf || read_all(sync_fd, buf, total) < 0)
 		fail(errno, "read launch plan");

@@ -8,7 +8,7 @@ import { cgroupsFor, cgroupsFromRecord as openCgroups, resourceProblems, type Co
 import { runHooks } from "./hooks.ts";
 import { compileContainerSeccomp } from "./seccomp.ts";
 import { callerFacts, checkRootless } from "./rootless.ts";
-import { launch } from "./launch.ts";
+import { launch, startLauncher, type StartedLauncher } from "./launch.ts";
 import { signalNumber } from "./signals.ts";
 import {
   ContainerError,
@@ -105,6 +105,18 @@ interface Created {
 async function createContainer(opts: CreateOptions, foreground: boolean): Promise<Created> {
   const idProblem = validateId(opts.id);
   if (idProblem) throw new ContainerError(idProblem);
+  // The launcher's exec overlaps our own set-up; it waits for its plan, and exits at once
+  // if it never gets one.
+  const started = startLauncher({ foreground, preserveFds: opts.preserveFds ?? 0 });
+  try {
+    return await createWith(opts, foreground, started);
+  } catch (e) {
+    started.cancel();
+    throw e;
+  }
+}
+
+async function createWith(opts: CreateOptions, foreground: boolean, started: StartedLauncher): Promise<Created> {
   const bundle = path.resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const rootfs = resolveRootfs(spec, bundle);
@@ -156,6 +168,7 @@ async function createContainer(opts: CreateOptions, foreground: boolean): Promis
     });
     addFifoCreation(plan, execFifoPath(opts.root, opts.id));
     const launched = await launch({
+      started,
       plan,
       foreground,
       preserveFds: opts.preserveFds ?? 0,

@@ -111,8 +111,17 @@ export function launcherError(plan: LaunchPlan, payload: string): LaunchError {
   return new LaunchError(step?.origin ?? "", err ? `${msg}: ${errnoMessage(err)}` : msg ?? "");
 }
 
-export async function launch(opts: LaunchOptions): Promise<Launched> {
-  const { plan, handlers } = opts;
+/** A launcher started ahead of its plan, so its exec overlaps the runtime's own set-up. */
+export interface StartedLauncher {
+  proc: ReturnType<typeof Bun.spawn>;
+  sock: number;
+  foreground: boolean;
+  preserveFds: number;
+  /** closes our end of the socket (once): a launcher without a plan then exits */
+  cancel(): void;
+}
+
+export function startLauncher(opts: { foreground: boolean; preserveFds: number }): StartedLauncher {
   const syncIndex = 3 + opts.preserveFds;
   const preserved: number[] = [];
   for (let fd = 3; fd < syncIndex; fd++) preserved.push(fd);
@@ -120,7 +129,28 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     stdio: ["inherit", "inherit", "inherit", ...preserved, "socket-fd"] as never,
   });
   const sock = (proc.stdio as unknown as (number | null)[])[syncIndex];
-  if (typeof sock !== "number") throw new LaunchError("", "could not create the launcher's sync socket");
+  if (typeof sock !== "number") {
+    proc.kill(9);
+    throw new LaunchError("", "could not create the launcher's sync socket");
+  }
+  let closed = false;
+  return {
+    proc,
+    sock,
+    foreground: opts.foreground,
+    preserveFds: opts.preserveFds,
+    cancel() {
+      if (closed) return; // never close a number the process may have reused since
+      closed = true;
+      fs.closeSync(sock);
+    },
+  };
+}
+
+export async function launch(opts: LaunchOptions & { started?: StartedLauncher }): Promise<Launched> {
+  const { plan, handlers } = opts;
+  const started = opts.started ?? startLauncher({ foreground: opts.foreground, preserveFds: opts.preserveFds });
+  const { proc, sock } = started;
   const send = (type: number, payload: string | Uint8Array = "") => fs.writeSync(sock, frame(type, payload));
   const reader = new MessageReader(sock);
   const encoded = encodePlan(plan);
@@ -142,7 +172,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     }
     await proc.exited;
     reader.cancel();
-    fs.closeSync(sock);
+    started.cancel();
     throw err;
   };
 
@@ -186,7 +216,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
           }
           const code = await proc.exited;
           reader.cancel();
-          fs.closeSync(sock);
+          started.cancel();
           if (status === undefined) return code;
           return (status & 0x7f) === 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
         })();
