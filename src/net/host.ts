@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { renderIp, type LinkOp } from "./linkops.ts";
-import { encodeElemBatch, renderElemOps, type ElemOp } from "./netlink/nft_encode.ts";
+import { encodeElemBatch, renderElemOps, withoutExpire, type ElemOp } from "./netlink/nft_encode.ts";
 
 export interface NetHost {
   /** Applies link/address/route changes in order, in `netns` (a path) or the current namespace. */
@@ -118,10 +118,22 @@ export class SystemNetHost implements NetHost {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
+  private updatesTimeouts: boolean | undefined;
+
+  /** Linux ≥ 6.10 updates the timeout of an existing set element. */
+  private async timeoutUpdates(): Promise<boolean> {
+    if (this.updatesTimeouts === undefined) {
+      const m = /^(\d+)\.(\d+)/.exec((await this.readSysctl("kernel.osrelease")) ?? "");
+      this.updatesTimeouts = !!m && (Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 10));
+    }
+    return this.updatesTimeouts;
+  }
+
   async nftElements(ops: readonly ElemOp[]): Promise<void> {
     if (ops.length === 0) return;
     const nl = await this.nl();
     if (!nl) return this.nft(renderElemOps(ops).join("\n") + "\n");
+    if (!(await this.timeoutUpdates())) ops = withoutExpire(ops);
     const sock = nl.RouteSocket.open(nl.loadLibc()!, undefined, nl.NETLINK_NETFILTER);
     try {
       const { bytes, seqs } = encodeElemBatch(ops, sock.nextSeq(ops.length + 2));

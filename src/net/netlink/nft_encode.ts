@@ -4,7 +4,12 @@
  */
 import { parseAddr } from "../ip.ts";
 
-export type ElemKind = "add" | "create" | "delete";
+/**
+ * "expire": make an existing element (with exactly this data) expire now: the kernel stops
+ * matching it within a jiffy and collects it later. Hosts without timeout updates (Linux
+ * < 6.10, or the `nft` text path) turn it into add-exact + delete.
+ */
+export type ElemKind = "add" | "create" | "delete" | "expire";
 
 /** One field of a concatenated key or value. */
 export type Field = { proto: "tcp" | "udp" | "sctp" } | { port: number } | { ip: string } | { ifname: string };
@@ -15,6 +20,8 @@ export interface ElemOp {
   set: string;
   key: Field[];
   data?: Field[];
+  /** ms, for maps with `flags timeout`: the element's lifetime (netlink only; `nft` text omits it) */
+  timeoutMs?: number;
 }
 
 const NFNL_SUBSYS_NFTABLES = 10;
@@ -49,6 +56,10 @@ class W {
   }
   u16(v: number) {
     this.b.push(v & 255, (v >> 8) & 255);
+  }
+  be64(v: number) {
+    const big = BigInt(v);
+    for (let i = 7; i >= 0; i--) this.b.push(Number((big >> BigInt(i * 8)) & 0xffn));
   }
   be16(v: number) {
     this.b.push((v >> 8) & 255, v & 255);
@@ -107,6 +118,7 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
   for (const o of ops) {
     const type = (NFNL_SUBSYS_NFTABLES << 8) | (o.kind === "delete" ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM);
     const flags = F.REQUEST | F.ACK | (o.kind === "delete" ? 0 : F.CREATE) | (o.kind === "create" ? F.EXCL : 0);
+    const timeout = o.kind === "expire" ? 1 : o.timeoutMs;
     seqs.push(seq);
     msg(w, type, flags, seq++, NFPROTO_INET, 0, () => {
       w.attr(1, () => w.str(o.table)); // NFTA_SET_ELEM_LIST_TABLE
@@ -115,6 +127,10 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
         w.attr(1 | NLA_F_NESTED, () => { // NFTA_LIST_ELEM
           w.attr(1 | NLA_F_NESTED, () => w.attr(1, () => o.key.forEach((f) => w.b.push(...fieldBytes(f))))); // KEY / DATA_VALUE
           if (o.data && o.kind !== "delete") w.attr(2 | NLA_F_NESTED, () => w.attr(1, () => o.data!.forEach((f) => w.b.push(...fieldBytes(f))))); // DATA / DATA_VALUE
+          if (timeout !== undefined && o.kind !== "delete") {
+            w.attr(4, () => w.be64(timeout)); // NFTA_SET_ELEM_TIMEOUT
+            w.attr(5, () => w.be64(timeout)); // NFTA_SET_ELEM_EXPIRATION
+          }
         }),
       );
     });
@@ -123,13 +139,21 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
   return { bytes: Uint8Array.from(w.b), seqs };
 }
 
-/** The same ops as `nft -f` lines (the fallback, and readable goldens). */
+/** Without timeout updates: "expire" becomes add-exact (ownership check) + delete. */
+export function withoutExpire(ops: readonly ElemOp[]): ElemOp[] {
+  return ops.flatMap((o) => {
+    if (o.kind !== "expire") return [o];
+    const { data: _data, timeoutMs: _t, ...key } = o;
+    return [{ ...o, kind: "add" as const }, { ...key, kind: "delete" as const }];
+  });
+}
+
+/** The same ops as `nft -f` lines (the fallback, and readable goldens); timeouts are netlink-only. */
 export function renderElemOps(ops: readonly ElemOp[]): string[] {
   const show = (fs: Field[]) =>
     fs.map((f) => ("proto" in f ? f.proto : "port" in f ? String(f.port) : "ip" in f ? f.ip : `"${f.ifname}"`)).join(" . ");
-  return ops.map((o) => {
-    const verb = o.kind === "delete" ? "delete" : o.kind;
+  return withoutExpire(ops).map((o) => {
     const elem = o.data && o.kind !== "delete" ? `${show(o.key)} : ${show(o.data)}` : show(o.key);
-    return `${verb} element inet ${o.table} ${o.set} { ${elem} }`;
+    return `${o.kind} element inet ${o.table} ${o.set} { ${elem} }`;
   });
 }

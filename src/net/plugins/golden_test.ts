@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { renderIp } from "../linkops.ts";
 import { bridgeOps, containerOps, hostOps, hostVethName, type BridgeConf } from "./bridge_plan.ts";
 import { renderElemOps, encodeElemBatch } from "../netlink/nft_encode.ts";
-import { masqLines, natBase, publishOps, unpublishOps } from "./nat_ruleset.ts";
+import { listedElement, masqLines, natBase, publishOps, unpublishOps } from "./nat_ruleset.ts";
 import { portRules } from "./portmap.ts";
 
 const conf: BridgeConf = { bridge: "isola0", mtu: 1400, isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true };
@@ -52,11 +52,18 @@ test("the nat table and port publishing transaction", () => {
     "create element inet isola_nat ports6 { tcp . 8080 : fd88::5 . 80 }",
     "create element inet isola_nat hostports4 { 192.168.1.10 . udp . 5353 : 10.88.0.5 . 53 }",
   ]);
+  expect(publishOps(rules)[0]!.timeoutMs).toBe(2 ** 40);
   expect(Buffer.from(encodeElemBatch(publishOps(rules), 1).bytes).toString("hex")).toMatchSnapshot();
+  expect(unpublishOps(rules.slice(0, 1))).toEqual([{ kind: "expire", table: "isola_nat", set: "ports4", key: [{ proto: "tcp" }, { port: 8080 }], data: [{ ip: "10.88.0.5" }, { port: 80 }] }]);
+  expect(Buffer.from(encodeElemBatch(unpublishOps(rules.slice(0, 1)), 1).bytes).toString("hex")).toMatchSnapshot();
+  // the text fallback (and kernels before 6.10): add exact (ownership) + delete
   expect(renderElemOps(unpublishOps(rules.slice(0, 1)))).toEqual([
     "add element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
     "delete element inet isola_nat ports4 { tcp . 8080 }",
   ]);
+  const listed = "elements = { tcp . 8080 timeout 34y310d expires 34y309d : 10.88.0.5 . 80,\n\t\t\t     udp . 53 : 10.88.0.6 . 53 }";
+  expect(listedElement(rules[0]!).test(listed)).toBe(true);
+  expect(listedElement({ ...rules[0]!, containerPort: 8 }).test(listed)).toBe(false);
   expect(masqLines(["10.88.0.0/16", "fd88::/64"])).toEqual(["add element inet isola_nat masq4 { 10.88.0.0/16 }", "add element inet isola_nat masq6 { fd88::/64 }"]);
 });
 

@@ -10,7 +10,6 @@ import type { InProcessPlugin, PluginCall } from "../plugin.ts";
 import type { PortMapping, Result } from "../types.ts";
 import { SUPPORTED_VERSIONS } from "../version.ts";
 import * as nat from "./nat_ruleset.ts";
-import { renderElemOps } from "../netlink/nft_encode.ts";
 
 const PROTOCOLS = new Set(["tcp", "udp", "sctp"]);
 
@@ -70,14 +69,14 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
       // table is missing), the base ruleset and the elements go in one `nft -f`.
       const attempt = async (withBase: boolean) => {
         try {
-          if (withBase) await host.nft([...nat.natBase(), ...renderElemOps(ops)].join("\n") + "\n");
-          else await host.nftElements(ops);
+          if (withBase) await host.nft(nat.natBase().join("\n") + "\n");
+          await host.nftElements(ops);
           return true;
         } catch (e) {
           const msg = (e as Error).message;
           if (!withBase && /No such file or directory/.test(msg)) return false;
           const line = (e as { line?: number }).line;
-          const r = line !== undefined ? rules[line - 1 - (withBase ? nat.natBase().length : 0) - extra.length] : undefined;
+          const r = line !== undefined ? rules[line - 1 - extra.length] : undefined;
           if (r && /File exists/.test(msg)) {
             const i = mappings.findIndex((m) => m.hostPort === r.hostPort && (m.protocol ?? "tcp").toLowerCase() === r.protocol);
             throw new CniError(ErrorCode.invalidNetworkConfig, `runtimeConfig.portMappings[${i}]: host port ${r.hostPort}/${r.protocol}${r.hostIP ? ` on ${r.hostIP}` : ""} is already published`);
@@ -85,7 +84,16 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
           throw new CniError(ErrorCode.io, "isola-portmap: nft transaction failed", msg);
         }
       };
-      if (!(await attempt(false))) await attempt(true);
+      // A key this host expired a moment ago stays until the next jiffy: retry briefly.
+      for (let tries = 0; ; tries++) {
+        try {
+          if (!(await attempt(false))) await attempt(true);
+          break;
+        } catch (e) {
+          if (tries >= 3 || !(e instanceof CniError) || e.code !== ErrorCode.invalidNetworkConfig) throw e;
+          await Bun.sleep(5);
+        }
+      }
       // loopback access to published ports (127.0.0.1:hostPort) routes into the bridge
       if (br && rules.some((r) => !r.containerIP.includes(":"))) {
         const key = `net.ipv4.conf.${br}.route_localnet`;
@@ -119,7 +127,8 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
       const rules = portRules(mappings, call.config.prevResult);
       if (!rules.length) return;
       const text = await hostOf().nftList(["table", "inet", nat.NAT_TABLE]);
-      for (const r of rules) if (!text.includes(nat.listedElement(r))) throw new CniError(ErrorCode.io, `isola-portmap: ${nat.listedElement(r)} is not published`);
+      for (const r of rules)
+        if (!nat.listedElement(r).test(text)) throw new CniError(ErrorCode.io, `isola-portmap: ${r.hostIP ? `${r.hostIP}:` : ""}${r.hostPort}/${r.protocol} → ${r.containerIP}:${r.containerPort} is not published`);
     },
 
     async status(): Promise<void> {},

@@ -50,6 +50,9 @@ export class TestHost {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: { ok: boolean; result?: unknown; error?: { code: number; message: string } }) => void>();
 
+  /** extra environment for the agent (e.g. ISOLA_NET_NETLINK=0) */
+  env: Record<string, string> = {};
+
   private constructor(name: string, tmp: string) {
     this.name = name;
     this.path = `/run/netns/${name}`;
@@ -108,7 +111,7 @@ export class TestHost {
 
   private startAgent(): ReturnType<typeof Bun.spawn> {
     if (this.agent) return this.agent;
-    const p = Bun.spawn(["ip", "netns", "exec", this.name, BUN, `${ROOT}/src/net/testing/agent.ts`], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const p = Bun.spawn(["ip", "netns", "exec", this.name, BUN, `${ROOT}/src/net/testing/agent.ts`], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: { ...process.env, ...this.env } });
     this.agent = p;
     void (async () => {
       const dec = new TextDecoder();
