@@ -93,6 +93,21 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
   });
 
+  test("DEL returns before the kernel has unregistered the pair, and the namespace can be attached again at once", async () => {
+    const conf = isolaConflist(h, { name: "again", bridge: "isolaagain0", subnets: ["10.83.0.0/24"] });
+    const c = await h.container();
+    const att = { containerId: "again1", ifName: "eth0", netns: c, capabilityArgs: { portMappings: [{ hostPort: 5050, containerPort: 50 }] } };
+    for (let i = 0; i < 5; i++) {
+      await h.cni("add", conf, att);
+      await h.cni("del-nowait", conf, att);
+    }
+    const r = (await h.cni("add", conf, att)) as Result;
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", r.ips![0]!.gateway!], c)).code).toBe(0);
+    await h.cni("del", conf, att);
+    expect(await h.links(c)).toEqual(["lo"]);
+    expect((await h.links()).filter((l) => l.startsWith("isv") || l.startsWith("isz"))).toEqual([]);
+  });
+
   test("IPv6 (dual stack): containers reach each other over IPv6 and the gateway", async () => {
     const conf = isolaConflist(h, { name: "dual", bridge: "isoladual0", subnets: ["10.79.0.0/24", "fd42:1::/64"], portmap: false });
     const c1 = await h.container();

@@ -148,13 +148,18 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       if ((await host.links()).has(hostVeth)) {
         // Down and renamed now (the pair stops carrying traffic and the name is free for a
         // new ADD); the kernel's unregister of the pair completes in the background.
-        const trash = `isz${Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+        const rnd = () => Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+        const trash = `isz${rnd()}`;
         try {
           await host.apply([{ op: "link-down", dev: hostVeth }, { op: "link-rename", dev: hostVeth, name: trash }]);
         } catch (e) {
           if ((await host.links()).has(hostVeth)) throw e; // else a concurrent DEL won
           return;
         }
+        // The container's end keeps its name until the kernel is done: free it now, so
+        // the same namespace can be attached again at once.
+        if (call.netns && (await netnsExists(call.netns)))
+          await host.apply([{ op: "link-down", dev: call.ifName }, { op: "link-rename", dev: call.ifName, name: `isz${rnd()}` }], { netns: call.netns }).catch(() => undefined);
         host.deleteLinkLater(trash);
       }
     },
