@@ -1,7 +1,7 @@
 // Real flows on isola's own bridge network, inside test hosts (network namespaces that
 // play hosts). Nothing here touches the machine's own network namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdir } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import type { Result } from "./types.ts";
 import { AgentError, isolaConflist, TestHost } from "./testing/testhost.ts";
 
@@ -106,6 +106,25 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     await h.cni("del", conf, att);
     expect(await h.links(c)).toEqual(["lo"]);
     expect((await h.links()).filter((l) => l.startsWith("isv") || l.startsWith("isz"))).toEqual([]);
+  });
+
+  test("GC (CNI 1.1) removes attachments that are not valid, even without a cache entry", async () => {
+    const conf = isolaConflist(h, { name: "gc", bridge: "isolagc0", subnets: ["10.87.0.0/24"] });
+    const c1 = await h.container();
+    const c2 = await h.container();
+    const c3 = await h.container();
+    await h.cni("add", conf, { containerId: "keep", ifName: "eth0", netns: c1 });
+    await h.cni("add", conf, { containerId: "cached", ifName: "eth0", netns: c2 });
+    await h.cni("add", conf, { containerId: "lost", ifName: "eth0", netns: c3 });
+    await rm(`${h.cacheDir}/results/gc-lost-eth0`); // as if the runtime lost track of it
+    expect((await ipamFiles("gc")).length).toBe(3);
+    await h.cni("gc", conf, undefined, { valid: [{ containerId: "keep", ifName: "eth0" }] });
+    expect((await ipamFiles("gc")).length).toBe(1);
+    expect(await h.links(c2)).toEqual(["lo"]);
+    expect(await h.links(c3)).toEqual(["lo"]);
+    expect((await h.links(c1)).sort()).toEqual(["eth0", "lo"]);
+    expect(await cacheFiles()).toEqual(["gc-keep-eth0"]);
+    await h.cni("del", conf, { containerId: "keep", ifName: "eth0", netns: c1 });
   });
 
   test("IPv6 (dual stack): containers reach each other over IPv6 and the gateway", async () => {

@@ -181,6 +181,20 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       }
     },
 
+    /** GC (CNI 1.1): IPAM releases what is not valid; veths on our bridge that belong to no valid attachment go. */
+    async gc(call: PluginCall, inv: PluginInvoker): Promise<void> {
+      const host = hostOf();
+      const conf = bridgeConf(call.config);
+      const ipamType = call.config.ipam?.type;
+      if (ipamType) await inv.invoke(ipamType, call);
+      const valid = (call.config["cni.dev/valid-attachments"] ?? []) as { containerID: string; ifname: string }[];
+      const keep = new Set(valid.map((v) => hostVethName(v.containerID, v.ifname)));
+      if (!(await host.links()).has(conf.bridge)) return;
+      const ports = (await host.ipJson(["link", "show", "master", conf.bridge])) as { ifname: string }[];
+      const gone = ports.map((p) => p.ifname).filter((n) => n.startsWith("isv") && !keep.has(n));
+      if (gone.length) await host.apply(gone.map((dev) => ({ op: "link-del" as const, dev })));
+    },
+
     async status(): Promise<void> {},
   };
 }

@@ -19,7 +19,7 @@ export interface AgentRequest {
 async function handle(req: AgentRequest): Promise<unknown> {
   const list = parseNetworkConfig(req.conf, "test.conflist");
   const rt = new CniRuntime(req.runtime);
-  const att = req.att!;
+  const att = req.att ?? { containerId: "", ifName: "", netns: "" };
   switch (req.op) {
     case "add":
       return rt.add(list, att);
