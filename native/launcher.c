@@ -48,6 +48,8 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -1423,8 +1425,73 @@ static int relay(int foreground)
 	}
 }
 
+/* ---------- CVE-2019-5736: run from a sealed memfd ---------- */
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* A process in the container can reach the launcher's binary through
+ * /proc/<init>/exe while the init is still the launcher (before its execve),
+ * and could reopen it for writing once that execve lifts the kernel's
+ * write-deny (runc's CVE-2019-5736). So before anything else the launcher
+ * copies itself into a memfd, seals it against every change and re-executes
+ * from it: what the container can reach is then a sealed anonymous copy, never
+ * the file on the host. Whether we already run from such a copy is read from
+ * the kernel (the seals of /proc/self/exe), not from anything a caller could
+ * set. Returns only when already sealed; exits on failure (never runs
+ * unsealed). */
+static void reexec_from_sealed_memfd(char **argv)
+{
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		dprintf(2, "isola-launcher: open /proc/self/exe: %s\n", strerror(errno));
+		_exit(1);
+	}
+	int seals = fcntl(self, F_GET_SEALS);
+	if (seals >= 0 && (seals & REQUIRED_SEALS) == REQUIRED_SEALS) {
+		close(self);
+		return;
+	}
+	int mfd = memfd_create("isola-launcher", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (mfd < 0 && errno == EINVAL) /* kernels before 6.3 know no MFD_EXEC */
+		mfd = memfd_create("isola-launcher", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0) {
+		dprintf(2, "isola-launcher: memfd_create: %s\n", strerror(errno));
+		_exit(1);
+	}
+	struct stat st;
+	if (fstat(self, &st) < 0 || ftruncate(mfd, st.st_size) < 0) {
+		dprintf(2, "isola-launcher: size the memfd copy: %s\n", strerror(errno));
+		_exit(1);
+	}
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(mfd, self, &off, (size_t)(st.st_size - off));
+		if (n <= 0) {
+			dprintf(2, "isola-launcher: copy /proc/self/exe into a memfd: %s\n", n < 0 ? strerror(errno) : "short file");
+			_exit(1);
+		}
+	}
+	close(self);
+	if (fcntl(mfd, F_ADD_SEALS, REQUIRED_SEALS) < 0) {
+		dprintf(2, "isola-launcher: seal the memfd copy: %s\n", strerror(errno));
+		_exit(1);
+	}
+	fcntl(mfd, F_ADD_SEALS, F_SEAL_EXEC); /* also no chmod, where the kernel has it (6.3) */
+	extern char **environ;
+	fexecve(mfd, argv, environ);
+	dprintf(2, "isola-launcher: exec the sealed memfd copy: %s\n", strerror(errno));
+	_exit(1);
+}
+
 int main(int argc, char **argv)
 {
+	reexec_from_sealed_memfd(argv);
 	if (argc < 2) {
 		fprintf(stderr, "usage: isola-launcher SYNC_FD [fg]\n(run by isola-runtime, not by hand)\n");
 		return 2;
