@@ -6,7 +6,9 @@ import type { Spec, Status } from "../oci/types.ts";
 import { bindSource, compilePlan, type HostFacts, type LaunchPlan } from "../plan/compile.ts";
 import { cgroupsFor, cgroupsFromRecord as openCgroups, resourceProblems, type ContainerCgroups } from "./cgroups.ts";
 import { runHooks } from "./hooks.ts";
-import { compileContainerSeccomp } from "./seccomp.ts";
+import { compileContainerSeccomp, listenerState, seccompPlan } from "./seccomp.ts";
+import { landlockOfSpec } from "../oci/landlock.ts";
+import { SECCOMP_LISTENER_SYNC } from "../plan/compile.ts";
 import { callerFacts, checkRootless } from "./rootless.ts";
 import { launch, startLauncher, type StartedLauncher } from "./launch.ts";
 import { signalNumber } from "./signals.ts";
@@ -127,6 +129,9 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
   const seccomp = compileContainerSeccomp(spec.linux?.seccomp, warn);
+  const landlockErrors: string[] = [];
+  const landlock = landlockOfSpec(spec, landlockErrors);
+  if (landlockErrors.length) throw new ConfigError(landlockErrors);
   const facts = hostFacts(spec, bundle);
   checkRootless(spec, facts.caller);
   if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);
@@ -163,7 +168,8 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
       cgroupProcsFiles: cgroups?.procsFiles ?? [],
       ...(cgroups ? { cgroupDirs: cgroups.record.paths } : {}),
       host: facts,
-      ...(seccomp ? { seccomp: { flags: seccomp.flags, program: seccomp.program } } : {}),
+      ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),
+      ...(landlock ? { landlock } : {}),
       ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
     });
     addFifoCreation(plan, execFifoPath(opts.root, opts.id));
@@ -179,8 +185,9 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
           if (st) rec.pidStartTime = st.startTime;
           writeRecord(opts.root, rec);
         },
-        async onSync() {
+        async onSync(name) {
           const state = ociState(rec, "creating");
+          if (name === SECCOMP_LISTENER_SYNC) return listenerState(seccomp, rec.pid, state);
           await runHooks("prestart", spec.hooks?.prestart, state);
           await runHooks("createRuntime", spec.hooks?.createRuntime, state);
           return JSON.stringify(state);
@@ -213,42 +220,40 @@ export async function create(opts: CreateOptions): Promise<void> {
 }
 
 /** Lets a created container's process exec its program (opens the exec fifo). */
-function releaseInit(root: string, rec: ContainerRecord): void {
+/**
+ * Lets a created container's process exec its program: opens the exec fifo, on which the
+ * init waits (blocked opening it for writing), and reads the byte it then writes. The open
+ * and read block in the I/O thread pool rather than spinning here, so the init gets the CPU.
+ */
+async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
   const fifo = execFifoPath(root, rec.id);
-  let fd: number;
-  try {
-    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ContainerError(`cannot start container ${rec.id}: it was already started`);
-    throw e;
-  }
-  try {
-    const buf = Buffer.alloc(1);
-    const readByte = () => {
-      try {
-        return fs.readSync(fd, buf, 0, 1, null) === 1;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-        return false;
-      }
-    };
-    // The init, blocked opening the fifo for writing, writes one byte once we opened it.
-    // A short-lived program may have exec'd and exited by the time we look: read once more.
-    while (!readByte()) {
-      if (!initAlive(rec)) {
-        if (readByte()) break;
-        throw new ContainerError(`cannot start container ${rec.id}: its init process exited`);
-      }
-      Bun.sleepSync(0.2);
+  if (!fs.existsSync(fifo)) throw new ContainerError(`cannot start container ${rec.id}: it was already started`);
+  let settled = false;
+  const released = (async () => {
+    const fh = await fs.promises.open(fifo, "r");
+    try {
+      return (await fh.read(Buffer.alloc(1), 0, 1, null)).bytesRead === 1;
+    } finally {
+      await fh.close();
     }
-  } finally {
-    fs.closeSync(fd);
-  }
+  })();
+  const initGone = (async () => {
+    while (!settled) {
+      await Bun.sleep(5);
+      if (!settled && !initAlive(rec)) return false;
+    }
+    return true;
+  })();
+  let ok = await Promise.race([released, initGone]);
+  // A program that exec'd and exited at once may be gone before our read returned: give it a moment.
+  if (!ok) ok = await Promise.race([released, Bun.sleep(100).then(() => false)]);
+  settled = true;
+  if (!ok) throw new ContainerError(`cannot start container ${rec.id}: its init process exited`);
   fs.rmSync(fifo, { force: true });
 }
 
 async function startCreated(root: string, rec: ContainerRecord): Promise<void> {
-  releaseInit(root, rec);
+  await releaseInit(root, rec);
   try {
     await runHooks("poststart", rec.hooks?.poststart, ociState(rec, "running"));
   } catch (e) {
