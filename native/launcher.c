@@ -26,6 +26,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/keyctl.h>
+#include <linux/landlock.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -105,6 +106,11 @@ static uint32_t hook_state_len;
 static char exec_path[PATH_MAX];
 static int console_fd = -1; /* console socket (or our end of the relay pair) in the init */
 static int relay_fd = -1;   /* stage 0's end of the relay pair */
+static int listener_fd = -1; /* seccomp listener socket (connected in PRE, on the host) */
+static char *listener_state; /* state JSON sent with the notify fd */
+static uint32_t listener_state_len;
+static int landlock_fd = -1; /* Landlock ruleset being built */
+static uint64_t landlock_handled;
 static int cur_section = -1;
 static int cur_index = -1;
 
@@ -980,6 +986,103 @@ static void loopback_up(void)
 	close(sock);
 }
 
+static int connect_unix(const char *path, uint32_t len, const char *what)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (len >= sizeof addr.sun_path)
+		fail(ENAMETOOLONG, "%s %s", what, path);
+	memcpy(addr.sun_path, path, len);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+		fail(errno, "connect to %s %s", what, path);
+	return fd;
+}
+
+/* SCMP_ACT_NOTIFY: the filter is active, so only sendmsg and close may follow
+ * (the compiler refuses NOTIFY for them): send the container process state with
+ * the listener fd as SCM_RIGHTS, as the runtime spec says, and drop both. */
+static void hand_over_listener(int notify_fd)
+{
+	if (listener_fd < 0 || !listener_state)
+		fail(EINVAL, "the seccomp filter returned a listener but the plan has no listener socket");
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof cbuf);
+	struct iovec iov = { .iov_base = listener_state, .iov_len = listener_state_len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+	if (sendmsg(listener_fd, &msg, MSG_NOSIGNAL) != (ssize_t)listener_state_len)
+		fail(errno, "send the seccomp notify fd to the listener");
+	close(notify_fd);
+	close(listener_fd);
+	listener_fd = -1;
+}
+
+/* ---------- Landlock ---------- */
+
+#define LL_EXECUTE (1ULL << 0)
+#define LL_WRITE_FILE (1ULL << 1)
+#define LL_READ_FILE (1ULL << 2)
+#define LL_TRUNCATE (1ULL << 14)
+#define LL_IOCTL_DEV (1ULL << 15)
+/* the rights that apply to a file (the others only to directories) */
+#define LL_FILE_RIGHTS (LL_EXECUTE | LL_WRITE_FILE | LL_READ_FILE | LL_TRUNCATE | LL_IOCTL_DEV)
+
+/* The filesystem rights a Landlock ABI version knows. */
+static uint64_t landlock_abi_rights(long abi)
+{
+	uint64_t r = 0;
+	if (abi >= 1)
+		r = (1ULL << 13) - 1; /* execute .. make_sym */
+	if (abi >= 2)
+		r |= 1ULL << 13; /* refer */
+	if (abi >= 3)
+		r |= LL_TRUNCATE;
+	if (abi >= 5)
+		r |= LL_IOCTL_DEV;
+	return r;
+}
+
+/* A ruleset handling the plan's rights that this kernel's ABI knows (best effort, as
+ * Landlock's documentation recommends); the kernel must have Landlock at all. */
+static void landlock_ruleset(uint64_t handled)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0)
+		fail(errno, "Landlock is not available in this kernel");
+	landlock_handled = handled & landlock_abi_rights(abi);
+	if (!landlock_handled)
+		fail(EINVAL, "Landlock ABI %ld knows none of the handled rights %#llx", abi, (unsigned long long)handled);
+	uint64_t attr = landlock_handled; /* struct landlock_ruleset_attr's first field: handled_access_fs */
+	landlock_fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+	if (landlock_fd < 0)
+		fail(errno, "landlock_create_ruleset");
+}
+
+static void landlock_rule(const char *path, uint64_t access)
+{
+	if (landlock_fd < 0)
+		fail(EINVAL, "Landlock rule %s before a ruleset", path);
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		fail(errno, "Landlock rule: open %s", path);
+	struct stat sb;
+	if (fstat(fd, &sb) < 0)
+		fail(errno, "Landlock rule: stat %s", path);
+	access &= landlock_handled;
+	if (!S_ISDIR(sb.st_mode))
+		access &= LL_FILE_RIGHTS;
+	if (access) {
+		struct landlock_path_beneath_attr pb = { .allowed_access = access, .parent_fd = fd };
+		if (syscall(SYS_landlock_add_rule, landlock_fd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+			fail(errno, "Landlock rule for %s", path);
+	}
+	close(fd);
+}
+
 static void run_step(const struct step *st)
 {
 	char target[64];
@@ -1226,10 +1329,43 @@ static void run_step(const struct step *st)
 			.len = (unsigned short)(st->args[1].len / sizeof(struct sock_filter)),
 			.filter = (struct sock_filter *)(void *)S(st, 1),
 		};
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)N(st, 0), &prog) < 0)
+		long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)N(st, 0), &prog);
+		if (r < 0)
 			fail(errno, "install seccomp filter");
+		if ((unsigned)N(st, 0) & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+			hand_over_listener((int)r);
 		break;
 	}
+	case STEP_SECCOMP_LISTENER_CONNECT:
+		listener_fd = connect_unix(S(st, 0), st->args[0].len, "seccomp listener socket");
+		break;
+	case STEP_SECCOMP_LISTENER_STATE: {
+		/* the reply is the listener's, not the hooks' state */
+		char *saved = hook_state;
+		uint32_t saved_len = hook_state_len;
+		hook_state = NULL;
+		sync_with_runtime(MSG_SYNC, S(st, 0));
+		free(listener_state);
+		listener_state = hook_state;
+		listener_state_len = hook_state_len;
+		hook_state = saved;
+		hook_state_len = saved_len;
+		break;
+	}
+	case STEP_LANDLOCK_RULESET:
+		landlock_ruleset((uint64_t)N(st, 0));
+		break;
+	case STEP_LANDLOCK_RULE:
+		landlock_rule(S(st, 0), (uint64_t)N(st, 1));
+		break;
+	case STEP_LANDLOCK_RESTRICT:
+		if (landlock_fd < 0)
+			fail(EINVAL, "no Landlock ruleset to apply");
+		if (syscall(SYS_landlock_restrict_self, landlock_fd, 0) < 0)
+			fail(errno, "apply the Landlock ruleset (landlock_restrict_self)");
+		close(landlock_fd);
+		landlock_fd = -1;
+		break;
 	case STEP_CLOSE_FDS_FROM:
 		if (syscall(SYS_close_range, (unsigned)N(st, 0), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 			fail(errno, "mark fds close-on-exec");
@@ -1248,16 +1384,9 @@ static void run_step(const struct step *st)
 	case STEP_EXEC:
 		do_exec(st);
 		break;
-	case STEP_CONSOLE_CONNECT: {
-		struct sockaddr_un addr = { .sun_family = AF_UNIX };
-		if (st->args[0].len >= sizeof addr.sun_path)
-			fail(ENAMETOOLONG, "console socket %s", S(st, 0));
-		memcpy(addr.sun_path, S(st, 0), st->args[0].len);
-		console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&addr, sizeof addr) < 0)
-			fail(errno, "connect to console socket %s", S(st, 0));
+	case STEP_CONSOLE_CONNECT:
+		console_fd = connect_unix(S(st, 0), st->args[0].len, "console socket");
 		break;
-	}
 	case STEP_CONSOLE_PAIR: {
 		int sp[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
@@ -1492,6 +1621,12 @@ static void reexec_from_sealed_memfd(char **argv)
 int main(int argc, char **argv)
 {
 	reexec_from_sealed_memfd(argv);
+	if (argc == 2 && strcmp(argv[1], "--landlock-abi") == 0) {
+		/* for `features`: the Landlock ABI the kernel offers (0: none) */
+		long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+		printf("%ld\n", abi < 0 ? 0 : abi);
+		return 0;
+	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: isola-launcher SYNC_FD [fg]\n(run by isola-runtime, not by hand)\n");
 		return 2;
@@ -1587,6 +1722,10 @@ int main(int argc, char **argv)
 	if (console_fd >= 0) {
 		close(console_fd); /* the init's end (console socket or relay pair) */
 		console_fd = -1;
+	}
+	if (listener_fd >= 0) {
+		close(listener_fd); /* the init's */
+		listener_fd = -1;
 	}
 	chan_fd = sp[0];
 	run_section(SECTION_PARENT);

@@ -63,7 +63,12 @@
 #define STEP_IDMAP_TREE 49 /* slot, usernsSlot, recursive */
 #define STEP_MOVE_MOUNT_IN_ROOT 50 /* root, slot, dest, create */
 #define STEP_MOUNT_COPYUP_IN_ROOT 51 /* root, source, dest, fstype, flags, data, create */
-#define STEP_MAX 51
+#define STEP_SECCOMP_LISTENER_CONNECT 52 /* path */
+#define STEP_SECCOMP_LISTENER_STATE 53 /* name */
+#define STEP_LANDLOCK_RULESET 54 /* handledFs */
+#define STEP_LANDLOCK_RULE 55 /* path, access */
+#define STEP_LANDLOCK_RESTRICT 56 /* no arguments */
+#define STEP_MAX 56
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -117,6 +122,11 @@ static const char *const step_names[] = {
   [49] = "IDMAP_TREE",
   [50] = "MOVE_MOUNT_IN_ROOT",
   [51] = "MOUNT_COPYUP_IN_ROOT",
+  [52] = "SECCOMP_LISTENER_CONNECT",
+  [53] = "SECCOMP_LISTENER_STATE",
+  [54] = "LANDLOCK_RULESET",
+  [55] = "LANDLOCK_RULE",
+  [56] = "LANDLOCK_RESTRICT",
 };
 
 #define ARG_INT 0

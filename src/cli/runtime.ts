@@ -9,6 +9,7 @@ import { rootlessSpec } from "../runtime/rootless.ts";
 import { features } from "../oci/features.ts";
 import * as runtime from "../runtime/container.ts";
 import { exec } from "../runtime/exec.ts";
+import { landlockAbi } from "../runtime/launch.ts";
 import { listIds } from "../runtime/state.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
 import type { Command, Globals } from "./command.ts";
@@ -185,13 +186,12 @@ const COMMANDS: Record<string, Command> = {
     args: [0, 0],
     run() {
       const seccomp = {
-        // NOTIFY is compiled but the listener hand-over is not implemented yet: not advertised
-        actions: ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+        actions: ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
         operators: ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
         archs: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
         flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
       };
-      writeOut(JSON.stringify(features({ cgroupV1: true, cgroupV2: true, seccomp }), null, "    ") + "\n");
+      writeOut(JSON.stringify(features({ cgroupV1: true, cgroupV2: true, seccomp, landlockAbi: landlockAbi() }), null, "    ") + "\n");
     },
   },
 };

@@ -13,6 +13,8 @@ export interface FeatureFlags {
   cgroupV1: boolean;
   cgroupV2: boolean;
   seccomp?: { actions: string[]; operators: string[]; archs: string[]; flags: string[] };
+  /** the kernel's Landlock ABI version (0: none), for the org.isola.landlock extension */
+  landlockAbi?: number;
 }
 
 export function features(flags: FeatureFlags): Record<string, unknown> {
@@ -35,6 +37,7 @@ export function features(flags: FeatureFlags): Record<string, unknown> {
     },
     annotations: {
       "org.isola.runtime.launcher": "isola-launcher (C, launch-plan interpreter)",
+      ...(flags.landlockAbi !== undefined ? { "org.isola.landlock.abi": String(flags.landlockAbi) } : {}),
     },
   };
 }

@@ -5,6 +5,7 @@
  * config field it comes from, so a failing step becomes an error naming it.
  */
 import { capabilityMask } from "../oci/capabilities.ts";
+import { LANDLOCK_ANNOTATION, type LandlockPolicy } from "../oci/landlock.ts";
 import { RLIMITS } from "../oci/rlimits.ts";
 import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/types.ts";
 import { MS, parseMountOptions, propagationFlags } from "./mountopts.ts";
@@ -64,13 +65,25 @@ export interface CompileOptions {
    */
   cgroupDirs?: Record<string, string>;
   /** a compiled seccomp filter, when linux.seccomp is set */
-  seccomp?: { flags: number; program: Uint8Array };
+  seccomp?: SeccompPlan;
+  /** the org.isola.landlock policy, when annotated */
+  landlock?: LandlockPolicy;
   /** process.terminal: where the pty master goes (a console socket, or relayed by the launcher) */
   console?: ConsoleTarget;
   host: HostFacts;
 }
 
 export type ConsoleTarget = { socket: string } | { relay: true };
+
+/** A compiled filter; listenerPath when a rule uses SCMP_ACT_NOTIFY (flags then hold NEW_LISTENER). */
+export interface SeccompPlan {
+  flags: number;
+  program: Uint8Array;
+  listenerPath?: string;
+}
+
+/** The sync point whose reply is the state JSON sent to the seccomp listener. */
+export const SECCOMP_LISTENER_SYNC = "seccompListener";
 
 export class PlanError extends Error {
   constructor(readonly field: string, message: string) {
@@ -179,6 +192,7 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
     b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(process.oomScoreAdj)], "process.oomScoreAdj");
   b.add("PRE", "OPEN_EXEC_FIFO", [opts.execFifo], "exec fifo");
   addConsoleConnect(b, process.terminal === true, opts.console);
+  addListenerConnect(b, opts.seccomp);
 
   // ---- stage 0 after the clone: id maps of a new user namespace ----
   let cloneFlags = 0;
@@ -269,6 +283,8 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   if (!opts.noNewKeyring) b.add("INIT", "SESSION_KEYRING", [`_ses.${opts.id}`], "--no-new-keyring");
   b.add("INIT", "UMASK", [process.user.umask ?? 0o022], "process.user.umask");
   b.add("INIT", "CLOSE_FDS_FROM", [3 + (opts.preserveFds ?? 0)], "--preserve-fds");
+  if (addListenerState(b, opts.seccomp)) syncs.push(SECCOMP_LISTENER_SYNC);
+  addLandlockRuleset(b, opts.landlock);
 
   const nnp = process.noNewPrivileges === true;
   const seccompStep = opts.seccomp ? () => b.add("INIT", "SECCOMP", [opts.seccomp!.flags, opts.seccomp!.program], "linux.seccomp") : undefined;
@@ -280,6 +296,7 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   b.add("INIT", "READY", [], "process");
   b.add("INIT", "WAIT_EXEC_FIFO", [], "start");
   (hooks.startContainer ?? []).forEach((h, i) => b.add("INIT", "RUN_HOOK", hookArgs(h), `hooks.startContainer[${i}]`));
+  if (opts.landlock) b.add("INIT", "LANDLOCK_RESTRICT", [], `annotations["${LANDLOCK_ANNOTATION}"]`);
   if (seccompStep && nnp) seccompStep();
   addExecStep(b, process);
 
@@ -330,6 +347,29 @@ export function addConsoleConnect(b: Builder, terminal: boolean, target: Console
   if (!target) throw new PlanError("process.terminal", "true needs a console socket (--console-socket) unless the runtime stays in the foreground");
   if ("socket" in target) b.add("PRE", "CONSOLE_CONNECT", [target.socket], "--console-socket");
   else b.add("PRE", "CONSOLE_PAIR", [], "process.terminal");
+}
+
+/** Stage 0 connects to the seccomp listener while it can still reach host paths. */
+export function addListenerConnect(b: Builder, seccomp: SeccompPlan | undefined) {
+  if (seccomp?.listenerPath !== undefined) b.add("PRE", "SECCOMP_LISTENER_CONNECT", [seccomp.listenerPath], "linux.seccomp.listenerPath");
+}
+
+/** Before READY (the channel closes there) the runtime answers with the state the listener gets. */
+export function addListenerState(b: Builder, seccomp: SeccompPlan | undefined): boolean {
+  if (seccomp?.listenerPath === undefined) return false;
+  b.add("INIT", "SECCOMP_LISTENER_STATE", [SECCOMP_LISTENER_SYNC], "linux.seccomp.listenerPath");
+  return true;
+}
+
+/**
+ * Landlock (isola extension): the ruleset and its rules are made before READY, so a bad path
+ * fails create; paths are opened inside the container. LANDLOCK_RESTRICT applies it just before exec.
+ */
+export function addLandlockRuleset(b: Builder, policy: LandlockPolicy | undefined) {
+  if (!policy) return;
+  const F = `annotations["${LANDLOCK_ANNOTATION}"]`;
+  b.add("INIT", "LANDLOCK_RULESET", [policy.handled], `${F}.handled`);
+  policy.rules.forEach((r, i) => b.add("INIT", "LANDLOCK_RULE", [r.path, r.access], `${F}.rules[${i}]`));
 }
 
 /** The init opens its pty inside the container (its own devpts) and hands the master over. */

@@ -5,7 +5,12 @@
  */
 import { RLIMITS } from "../oci/rlimits.ts";
 import type { NamespaceType, Process } from "../oci/types.ts";
-import { addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLookupStep, Builder, NAMESPACE_FLAGS, type ConsoleTarget, type LaunchPlan } from "./compile.ts";
+import type { LandlockPolicy } from "../oci/landlock.ts";
+import { LANDLOCK_ANNOTATION } from "../oci/landlock.ts";
+import {
+  addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLandlockRuleset, addListenerConnect, addListenerState, addLookupStep, Builder,
+  NAMESPACE_FLAGS, SECCOMP_LISTENER_SYNC, type ConsoleTarget, type LaunchPlan, type SeccompPlan,
+} from "./compile.ts";
 
 export interface ExecOptions {
   /** host pid of the container's init, whose namespaces are joined */
@@ -14,7 +19,9 @@ export interface ExecOptions {
   namespaces: NamespaceType[];
   cgroupProcsFiles: string[];
   preserveFds?: number;
-  seccomp?: { flags: number; program: Uint8Array };
+  seccomp?: SeccompPlan;
+  /** the container's org.isola.landlock policy: exec'd processes get it too */
+  landlock?: LandlockPolicy;
   console?: ConsoleTarget;
 }
 
@@ -38,6 +45,7 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   if (opts.namespaces.includes("user")) b.add("PRE", "SETNS", [ns("user"), NAMESPACE_FLAGS.user], "user namespace");
   if (proc.oomScoreAdj !== undefined) b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)], "process.oomScoreAdj");
   addConsoleConnect(b, proc.terminal === true, opts.console);
+  addListenerConnect(b, opts.seccomp);
 
   for (const t of JOIN_ORDER)
     if (opts.namespaces.includes(t)) b.add("STAGE1", "SETNS", [ns(t), NAMESPACE_FLAGS[t]], `${t} namespace`);
@@ -47,12 +55,15 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   (proc.rlimits ?? []).forEach((r, i) => b.add("INIT", "RLIMIT", [RLIMITS[r.type] ?? -1, BigInt(r.soft), BigInt(r.hard)], `process.rlimits[${i}]`));
   if (proc.user.umask !== undefined) b.add("INIT", "UMASK", [proc.user.umask], "process.user.umask");
   b.add("INIT", "CLOSE_FDS_FROM", [3 + (opts.preserveFds ?? 0)], "--preserve-fds");
+  const syncs = addListenerState(b, opts.seccomp) ? [SECCOMP_LISTENER_SYNC] : [];
+  addLandlockRuleset(b, opts.landlock);
   const nnp = proc.noNewPrivileges === true;
   if (opts.seccomp && !nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
   addIdentitySteps(b, proc, { cwd: proc.cwd });
   addLookupStep(b, proc);
   b.add("INIT", "READY", [], "process");
+  if (opts.landlock) b.add("INIT", "LANDLOCK_RESTRICT", [], `annotations["${LANDLOCK_ANNOTATION}"]`);
   if (opts.seccomp && nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
   addExecStep(b, proc);
-  return { cloneFlags: 0, sections: b.sections, syncs: [] };
+  return { cloneFlags: 0, sections: b.sections, syncs };
 }

@@ -126,6 +126,16 @@ export const Step = {
   MOVE_MOUNT_IN_ROOT: 50,
   /** MOUNT_IN_ROOT, then copy what the destination held underneath into the new mount (tmpcopyup) (root, source, dest, fstype, flags, data, create) */
   MOUNT_COPYUP_IN_ROOT: 51,
+  /** connect to the seccomp listener's unix socket (host path) and keep it for SECCOMP (path) */
+  SECCOMP_LISTENER_CONNECT: 52,
+  /** send a sync request; the reply is the state JSON sent with the listener fd, not hook state (name) */
+  SECCOMP_LISTENER_STATE: 53,
+  /** landlock_create_ruleset handling these filesystem rights, masked to the kernel's ABI (handledFs) */
+  LANDLOCK_RULESET: 54,
+  /** open a path (inside the container) O_PATH and allow these rights beneath it (path, access) */
+  LANDLOCK_RULE: 55,
+  /** landlock_restrict_self with the ruleset, then close it (no arguments) */
+  LANDLOCK_RESTRICT: 56,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -182,6 +192,11 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   IDMAP_TREE: ["slot", "usernsSlot", "recursive"],
   MOVE_MOUNT_IN_ROOT: ["root", "slot", "dest", "create"],
   MOUNT_COPYUP_IN_ROOT: ["root", "source", "dest", "fstype", "flags", "data", "create"],
+  SECCOMP_LISTENER_CONNECT: ["path"],
+  SECCOMP_LISTENER_STATE: ["name"],
+  LANDLOCK_RULESET: ["handledFs"],
+  LANDLOCK_RULE: ["path", "access"],
+  LANDLOCK_RESTRICT: [],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

@@ -6,8 +6,10 @@ import { ConfigError } from "../oci/validate.ts";
 import { compileExecPlan } from "../plan/exec.ts";
 import { cgroupsFromRecord } from "./cgroups.ts";
 import { launch } from "./launch.ts";
-import { compileContainerSeccomp } from "./seccomp.ts";
-import { ContainerError, liveStatus, readRecord, type ContainerRecord } from "./state.ts";
+import { compileContainerSeccomp, listenerState, seccompPlan } from "./seccomp.ts";
+import { parseLandlock } from "../oci/landlock.ts";
+import { SECCOMP_LISTENER_SYNC } from "../plan/compile.ts";
+import { ContainerError, liveStatus, ociState, readRecord, type ContainerRecord } from "./state.ts";
 
 export interface ExecOverrides {
   args?: string[];
@@ -123,27 +125,35 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
   if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
   const seccomp = compileContainerSeccomp(rec.spec?.linux?.seccomp, warn);
+  const landlockErrors: string[] = [];
+  const landlock = parseLandlock(rec.spec?.annotations, landlockErrors);
+  if (landlock && proc.noNewPrivileges !== true && !proc.capabilities?.effective?.includes("CAP_SYS_ADMIN"))
+    landlockErrors.push("exec: the container has a Landlock policy, which the kernel applies only with no_new_privs (--no-new-privs) or CAP_SYS_ADMIN");
+  if (landlockErrors.length) throw new ConfigError(landlockErrors);
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),
     cgroupProcsFiles: cg ? Object.values(cg.record.paths).map((dir) => `${dir}/cgroup.procs`) : [],
     preserveFds: req.preserveFds ?? 0,
-    ...(seccomp ? { seccomp: { flags: seccomp.flags, program: seccomp.program } } : {}),
+    ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),
+    ...(landlock ? { landlock } : {}),
     ...(proc.terminal ? { console: req.consoleSocket ? { socket: req.consoleSocket } : { relay: true as const } } : {}),
   });
+  let execPid = 0;
   const launched = await launch({
     plan,
     foreground: !req.detach,
     preserveFds: req.preserveFds ?? 0,
     handlers: {
       onPid(pid) {
+        execPid = pid;
         if (req.pidFile) {
           const tmp = `${req.pidFile}.${process.pid}.tmp`;
           fs.writeFileSync(tmp, String(pid));
           fs.renameSync(tmp, req.pidFile);
         }
       },
-      onSync: async () => "",
+      onSync: async (name) => (name === SECCOMP_LISTENER_SYNC ? listenerState(seccomp, execPid, ociState(rec, status)) : ""),
       onReady: async () => {},
     },
   });

@@ -30,6 +30,16 @@ export function launcherPath(): string {
   throw new LaunchError("", `isola-launcher not found (looked in ${candidates.join(", ")}); run npm run setup`);
 }
 
+/** The Landlock ABI version the kernel offers (0: none), as the launcher reads it. */
+export function landlockAbi(): number {
+  try {
+    const r = Bun.spawnSync([launcherPath(), "--landlock-abi"], { stdout: "pipe", stderr: "ignore" });
+    return r.exitCode === 0 ? Number(r.stdout.toString().trim()) || 0 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 class MessageReader {
   private buf = new Uint8Array(0);
   private reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> };

@@ -4,6 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SeccompCache, SeccompConfigError, type CompiledSeccomp, type SeccompStore } from "../seccomp/mod.ts";
 import { ConfigError } from "../oci/validate.ts";
+import type { SeccompPlan } from "../plan/compile.ts";
+import type { State } from "../oci/types.ts";
+import { OCI_VERSION } from "./state.ts";
 
 function cacheDir(): string {
   if ((process.getuid?.() ?? 0) === 0) return "/var/cache/isola/seccomp";
@@ -44,8 +47,21 @@ export function compileContainerSeccomp(profile: unknown, warn: (msg: string) =>
     if (e instanceof SeccompConfigError) throw new ConfigError([...e.errors]);
     throw e;
   }
-  if (compiled.notify)
-    throw new ConfigError(["linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported by this runtime yet"]);
   if (compiled.unknownNames.length) warn(`linux.seccomp: syscalls unknown to this kernel's tables are ignored: ${compiled.unknownNames.join(", ")}`);
   return compiled;
+}
+
+/** What the launcher needs: the program, and where the notify fd goes when a rule uses SCMP_ACT_NOTIFY. */
+export function seccompPlan(compiled: CompiledSeccomp | undefined): SeccompPlan | undefined {
+  if (!compiled) return undefined;
+  return { flags: compiled.flags, program: compiled.program, ...(compiled.notify ? { listenerPath: compiled.notify.listenerPath } : {}) };
+}
+
+/**
+ * The runtime spec's containerProcessState, sent with the notify fd to listenerPath: the
+ * fd's name, the pid of the process that installed the filter, listenerMetadata, the state.
+ */
+export function listenerState(compiled: CompiledSeccomp | undefined, pid: number, state: State): string {
+  const metadata = compiled?.notify?.listenerMetadata ?? "";
+  return JSON.stringify({ ociVersion: OCI_VERSION, fds: ["seccompFd"], pid, ...(metadata ? { metadata } : {}), state });
 }

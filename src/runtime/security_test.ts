@@ -93,3 +93,177 @@ describe.skipIf(!isRoot)("CVE-2019-5736: the launcher's binary can't be overwrit
     }
   });
 });
+
+describe.skipIf(!isRoot)("seccomp SCMP_ACT_NOTIFY: the notify fd reaches listenerPath with the container process state", () => {
+  let listenerBin = "";
+  beforeAll(() => {
+    listenerBin = path.join(work, "seccomp_listener");
+    const cc = Bun.spawnSync(["gcc", "-O1", "-o", listenerBin, path.join(REPO, "test/seccomp_listener.c")]);
+    if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr.toString()}`);
+  });
+
+  /** Starts a listener; returns its socket, its output prefix and a stop function (kills it by pid). */
+  function startListener(name: string) {
+    const sock = path.join(work, `${name}.sock`);
+    const out = path.join(work, name);
+    const proc = Bun.spawn([listenerBin, sock, out], { stdout: "ignore", stderr: "inherit" });
+    expect(waitFor(() => fs.existsSync(sock))).toBe(true);
+    return { sock, out, stop: () => proc.kill(9) };
+  }
+
+  const profile = (sock: string) => ({
+    defaultAction: "SCMP_ACT_ALLOW",
+    listenerPath: sock,
+    listenerMetadata: "isola-test-metadata",
+    syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+  });
+  const script = `mkdir /tmp/cont; echo "continue rc=$? $(ls -d /tmp/cont 2>&1)"
+    mkdir /tmp/fake; echo "success rc=$? $(ls -d /tmp/fake 2>&1)"
+    mkdir /tmp/denied 2>&1; echo "denied rc=$?"`;
+
+  test("run: the listener answers mkdir (continue, fake success, an errno) and gets the state JSON", () => {
+    const l = startListener("notify-run");
+    try {
+      useSpec((s) => {
+        s.process!.args = ["sh", "-c", script];
+        s.process!.noNewPrivileges = true;
+        s.linux!.seccomp = profile(l.sock) as Record<string, unknown>;
+      });
+      for (const d of ["cont", "fake", "denied"]) fs.rmSync(path.join(rootfs(), "tmp", d), { recursive: true, force: true });
+      const id = uniqueId("notify");
+      const r = rt.run(["run", "-b", bundle, id]);
+      expect(r.stderr).toBe("");
+      const lines = r.stdout.trim().split("\n");
+      expect(lines[0]).toBe("continue rc=0 /tmp/cont");
+      expect(lines[1]).toMatch(/^success rc=0 ls: \/tmp\/fake: No such file or directory$/);
+      expect(lines[2]).toContain("Too many links"); // EMLINK: only the listener answers that
+      expect(lines[3]).toBe("denied rc=1");
+      const state = JSON.parse(fs.readFileSync(`${l.out}.0.json`, "utf8"));
+      expect(state.ociVersion).toBe("1.2.0");
+      expect(state.fds).toEqual(["seccompFd"]);
+      expect(state.metadata).toBe("isola-test-metadata");
+      expect(state.pid).toBeGreaterThan(1);
+      expect(state.state).toMatchObject({ id, status: "creating", pid: state.pid, bundle });
+      expect(fs.readFileSync(`${l.out}.log`, "utf8").trim().split("\n")).toEqual(["/tmp/cont continue", "/tmp/fake success", "/tmp/denied EMLINK"]);
+    } finally {
+      l.stop();
+    }
+  });
+
+  test("without no_new_privs, and for exec: each filter's fd reaches the listener with that process's pid", () => {
+    const l = startListener("notify-exec");
+    const id = uniqueId("notifyx");
+    try {
+      useSpec((s) => {
+        s.process!.args = ["sleep", "100"];
+        s.process!.noNewPrivileges = false;
+        s.linux!.seccomp = profile(l.sock) as Record<string, unknown>;
+      });
+      expect(rt.run(["run", "-d", "-b", bundle, id]).stderr).toBe("");
+      const init = JSON.parse(fs.readFileSync(`${l.out}.0.json`, "utf8"));
+      expect(init.state).toMatchObject({ id, status: "creating" });
+      const pidFile = path.join(work, "exec.pid");
+      const e = rt.run(["exec", "--pid-file", pidFile, id, "sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
+      expect(e.stdout).toContain("Too many links");
+      const exec = JSON.parse(fs.readFileSync(`${l.out}.1.json`, "utf8"));
+      expect(exec.pid).toBe(Number(fs.readFileSync(pidFile, "utf8")));
+      expect(exec.pid).not.toBe(init.pid);
+      expect(exec.state).toMatchObject({ id, status: "running", pid: init.pid });
+    } finally {
+      rt.run(["delete", "--force", id]);
+      l.stop();
+    }
+  });
+
+  test("a listenerPath nobody listens on fails create, naming the field, and leaves nothing", () => {
+    const id = uniqueId("nolistener");
+    useSpec((s) => {
+      s.process!.noNewPrivileges = true;
+      s.linux!.seccomp = profile(path.join(work, "nobody.sock")) as Record<string, unknown>;
+    });
+    const r = rt.run(["create", "-b", bundle, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("linux.seccomp.listenerPath: connect to seccomp listener socket");
+    expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+  });
+});
+
+describe.skipIf(!isRoot)("Landlock (org.isola.landlock)", () => {
+  const policy = {
+    rules: [
+      { path: "/bin", access: ["execute", "read_file", "read_dir"] },
+      { path: "/data", access: ["read_file", "read_dir"] },
+    ],
+  };
+  const script = "cat /data/file; echo data=$?; cat /secret/file 2>&1; echo secret=$?; x=$(ls /etc 2>&1); echo etc=$?; id -u";
+
+  function prepare(edit: (s: Spec) => void) {
+    for (const d of ["data", "secret"]) {
+      fs.mkdirSync(path.join(rootfs(), d), { recursive: true });
+      fs.writeFileSync(path.join(rootfs(), d, "file"), `${d}-content\n`);
+    }
+    useSpec((s) => {
+      s.process!.args = ["sh", "-c", script];
+      s.process!.noNewPrivileges = true;
+      edit(s);
+    });
+  }
+
+  test("an allowed path is readable, another is denied even to root; without the annotation both are readable", () => {
+    prepare(() => {});
+    const control = rt.run(["run", "-b", bundle, uniqueId("ll")]);
+    expect(control.stdout).toBe("data-content\ndata=0\nsecret-content\nsecret=0\netc=0\n0\n");
+    prepare((s) => (s.annotations = { "org.isola.landlock": JSON.stringify(policy) }));
+    const r = rt.run(["run", "-b", bundle, uniqueId("ll")]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("data-content\ndata=0\ncat: can't open '/secret/file': Permission denied\nsecret=1\netc=1\n0\n");
+  });
+
+  test("exec'd processes get the same ruleset", () => {
+    prepare((s) => {
+      s.process!.args = ["sleep", "100"];
+      s.annotations = { "org.isola.landlock": JSON.stringify(policy) };
+    });
+    const id = uniqueId("llx");
+    expect(rt.run(["run", "-d", "-b", bundle, id]).stderr).toBe("");
+    try {
+      const e = rt.run(["exec", "--no-new-privs", id, "sh", "-c", script]);
+      expect(e.stdout).toContain("data=0");
+      expect(e.stdout).toContain("secret=1");
+    } finally {
+      rt.run(["delete", "--force", id]);
+    }
+  });
+
+  test("a bad policy is refused before anything is created, naming the field", () => {
+    const cases: [unknown, string][] = [
+      [{ rules: [{ path: "data", access: ["read_file"] }] }, `annotations["org.isola.landlock"].rules[0].path: expected an absolute path`],
+      [{ rules: [{ path: "/data", access: ["read"] }] }, `annotations["org.isola.landlock"].rules[0].access[0]: "read" is not a Landlock access right`],
+      [{ rules: [], handled: ["read_file"], extra: 1 }, `annotations["org.isola.landlock"].extra: unknown field`],
+      [{ rules: [{ path: "/data", access: ["read_dir"] }], handled: ["read_file"] }, `rules[0].access: read_dir not in "handled"`],
+    ];
+    for (const [p, message] of cases) {
+      prepare((s) => (s.annotations = { "org.isola.landlock": JSON.stringify(p) }));
+      const id = uniqueId("llbad");
+      const r = rt.run(["create", "-b", bundle, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+    }
+    prepare((s) => {
+      s.process!.noNewPrivileges = false;
+      s.annotations = { "org.isola.landlock": JSON.stringify(policy) };
+    });
+    const r = rt.run(["create", "-b", bundle, uniqueId("llnnp")]);
+    expect(r.stderr).toContain("needs process.noNewPrivileges: true");
+  });
+
+  test("a rule for a path missing in the container fails create, naming the rule", () => {
+    prepare((s) => (s.annotations = { "org.isola.landlock": JSON.stringify({ rules: [{ path: "/nowhere", access: ["read_file"] }] }) }));
+    const id = uniqueId("llmiss");
+    const r = rt.run(["create", "-b", bundle, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`annotations["org.isola.landlock"].rules[0]: Landlock rule: open /nowhere`);
+    expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+  });
+});
