@@ -36,6 +36,34 @@ export interface Result {
   stderr: string;
 }
 
+export interface CaptureOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/**
+ * Runs argv to completion with its output captured through files named `<prefix>.out/.err`:
+ * a detached process that keeps our stdout would make a pipe block forever.
+ */
+export function runCaptured(argv: string[], prefix: string, opts: CaptureOptions = {}): Result {
+  const out = `${prefix}.out`;
+  const err = `${prefix}.err`;
+  try {
+    const r = Bun.spawnSync(argv, {
+      stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
+      stdout: Bun.file(out),
+      stderr: Bun.file(err),
+      env: { ...process.env, ...(opts.env ?? {}) },
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: "SIGKILL" as const } : {}),
+    });
+    return { code: r.exitCode ?? -1, stdout: fs.readFileSync(out, "utf8"), stderr: fs.readFileSync(err, "utf8") };
+  } finally {
+    fs.rmSync(out, { force: true });
+    fs.rmSync(err, { force: true });
+  }
+}
+
 export class Runtime {
   readonly root: string;
   constructor() {
@@ -44,22 +72,9 @@ export class Runtime {
   argv(args: string[]): string[] {
     return [...runtimeArgv(), "--root", this.root, ...args];
   }
-  /** Runs the runtime; output goes through files so a detached container holding them can't block us. */
-  run(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Result {
-    const out = `${this.root}.out`;
-    const err = `${this.root}.err`;
-    try {
-      const r = Bun.spawnSync(this.argv(args), {
-        stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
-        stdout: Bun.file(out),
-        stderr: Bun.file(err),
-        env: { ...process.env, ...(opts.env ?? {}) },
-      });
-      return { code: r.exitCode ?? -1, stdout: fs.readFileSync(out, "utf8"), stderr: fs.readFileSync(err, "utf8") };
-    } finally {
-      fs.rmSync(out, { force: true });
-      fs.rmSync(err, { force: true });
-    }
+  /** Runs the runtime (see runCaptured). */
+  run(args: string[], opts: CaptureOptions = {}): Result {
+    return runCaptured(this.argv(args), this.root, opts);
   }
   /** Removes every container left and the root dir. */
   cleanup() {

@@ -9,15 +9,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { REPO } from "../harness.ts";
+import { REPO, runCaptured, type CaptureOptions, type Result } from "../harness.ts";
 
 export const RUNTIME = path.join(REPO, "bin/isola-runtime");
 
-export interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { Result } from "../harness.ts";
 
 export function which(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
@@ -97,25 +93,9 @@ export class Sandbox {
     return ["nsenter", "-t", String(this.pid), "-m", "-n", "--", ...args];
   }
 
-  /** Runs a command inside; output goes through files so a detached process holding them can't block us. */
-  run(args: string[], opts: { env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Result {
-    const n = ++this.outCount;
-    const out = path.join(this.dir, `out.${n}`);
-    const err = path.join(this.dir, `err.${n}`);
-    try {
-      const r = Bun.spawnSync(this.argv(args), {
-        stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
-        stdout: Bun.file(out),
-        stderr: Bun.file(err),
-        env: { ...process.env, ...(opts.env ?? {}) },
-        timeout: opts.timeoutMs ?? 120_000,
-        killSignal: "SIGKILL",
-      });
-      return { code: r.exitCode ?? -1, stdout: fs.readFileSync(out, "utf8"), stderr: fs.readFileSync(err, "utf8") };
-    } finally {
-      fs.rmSync(out, { force: true });
-      fs.rmSync(err, { force: true });
-    }
+  /** Runs a command inside, its output captured through files (see runCaptured). */
+  run(args: string[], opts: CaptureOptions = {}): Result {
+    return runCaptured(this.argv(args), path.join(this.dir, `cmd.${++this.outCount}`), { timeoutMs: 120_000, ...opts });
   }
 
   /** Starts a long-running process (a daemon) inside; its pid is the daemon's. */
