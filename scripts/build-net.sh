@@ -9,6 +9,6 @@ if [ ! -x "$out" ] || [ -n "$(find src/net -newer "$out" -name '*.ts' 2>/dev/nul
   "$bun" build --compile --bytecode --minify --target=bun src/net/plugins/main.ts --outfile "$out" >/dev/null
 fi
 mkdir -p bin/cni
-for t in isola-bridge isola-ipam isola-portmap; do
+for t in isola-bridge isola-ipam isola-portmap isola-policy; do
   ln -sfn ../isola-cni "bin/cni/$t"
 done

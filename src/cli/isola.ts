@@ -19,6 +19,7 @@ interface Subcommand {
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   network: { summary: "create, list, inspect and remove networks; attach, detach and check network namespaces", load: () => import("../net/cli.ts") },
+  policy: { summary: "network policies: create, apply, list, inspect, remove, test flows, show counters", load: () => import("../net/policy/cli.ts") },
 };
 
 const GLOBAL_FLAGS: Record<string, FlagSpec> = {

@@ -260,7 +260,7 @@ const SUBS: Record<string, Sub> = {
 };
 
 /** Flags may come before or after positional arguments ("attach NS --network N"); "--" ends flags. */
-function parseInterspersed(argv: readonly string[], specs: Record<string, FlagSpec>): { flags: FlagValues; rest: string[] } {
+export function parseInterspersed(argv: readonly string[], specs: Record<string, FlagSpec>): { flags: FlagValues; rest: string[] } {
   const flags: FlagValues = {};
   const rest: string[] = [];
   let rem = argv.slice();

@@ -5,6 +5,7 @@ const loaders: Record<string, () => Promise<InProcessPlugin>> = {
   "isola-bridge": async () => (await import("./bridge.ts")).isolaBridge,
   "isola-ipam": async () => (await import("./ipam.ts")).isolaIpam,
   "isola-portmap": async () => (await import("./portmap.ts")).isolaPortmap,
+  "isola-policy": async () => (await import("../policy/plugin.ts")).isolaPolicy,
 };
 
 export const BUILTIN_TYPES = Object.keys(loaders);

@@ -1,0 +1,181 @@
+/**
+ * The policy engine: keeps the kernel's `isola-<network>` tables equal to what the compiler
+ * makes of the store. A policy change replaces the network's table in one transaction; a
+ * container joining or leaving changes only set elements. State lives in the store and the
+ * kernel, so a restarted engine (any new process) just syncs.
+ */
+import { CniError, configError, ErrorCode } from "../errors.ts";
+import { netHost, type NetHost } from "../host.ts";
+import { parseAddr } from "../ip.ts";
+import { counterValues, diffViews, expectedView, kernelView, type CounterValue } from "./check.ts";
+import { compileTable, renderElements, renderReplace, tableName } from "./compile.ts";
+import { decide, type FlowEnd, type Verdict } from "./evaluate.ts";
+import type { Endpoint, Policy, Protocol } from "./model.ts";
+import type { PolicyStore } from "./store.ts";
+
+export interface EngineOptions {
+  store: PolicyStore;
+  host?: NetHost;
+  /** refuses policies for networks that do not exist (undefined: any network) */
+  networkExists?: (name: string) => Promise<boolean>;
+}
+
+export interface PolicyStats {
+  policy: string;
+  allowed: CounterValue;
+  denied: CounterValue;
+}
+
+const BRIDGE_NF = ["net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"];
+
+export class PolicyEngine {
+  readonly store: PolicyStore;
+  private readonly host: NetHost;
+  private readonly networkExists: ((name: string) => Promise<boolean>) | undefined;
+
+  constructor(opts: EngineOptions) {
+    this.store = opts.store;
+    this.host = opts.host ?? netHost();
+    this.networkExists = opts.networkExists;
+  }
+
+  private async transaction(script: string, what: string): Promise<void> {
+    try {
+      await this.host.nft(script);
+    } catch (e) {
+      throw new CniError(ErrorCode.io, `isola-policy: ${what}: nft transaction failed`, (e as Error).message);
+    }
+  }
+
+  /** Bridged traffic between containers reaches the inet filter hooks only with bridge netfilter on. */
+  private async bridgeNetfilter(): Promise<void> {
+    for (const k of BRIDGE_NF) if ((await this.host.readSysctl(k)) === "0") await this.host.writeSysctl(k, "1");
+  }
+
+  /** Replaces the network's table with the compiled store contents (or `policies` when given). */
+  private async replace(network: string, policies: readonly Policy[]): Promise<void> {
+    const t = compileTable(network, policies, await this.store.endpoints(network));
+    if (t) await this.bridgeNetfilter();
+    await this.transaction(renderReplace(network, t), `network ${network}`);
+  }
+
+  /**
+   * Creates or replaces policies (validated already). Each network changes in one
+   * transaction; the store is written only after the kernel took it.
+   */
+  async apply(policies: readonly Policy[], opts: { create?: boolean } = {}): Promise<void> {
+    const byNet = new Map<string, Policy[]>();
+    for (const [i, p] of policies.entries()) {
+      const field = policies.length > 1 ? `[${i}].metadata` : "metadata";
+      if (this.networkExists && !(await this.networkExists(p.network))) throw configError(`${field}.network`, `no network named "${p.network}" (see isola network ls)`);
+      const old = await this.store.getPolicy(p.name);
+      if (old && opts.create) throw configError(`${field}.name`, `policy "${p.name}" already exists (use isola policy apply to replace it)`);
+      if (old && old.network !== p.network) throw configError(`${field}.network`, `policy "${p.name}" belongs to network "${old.network}" (remove it first to move it)`);
+      if (policies.findIndex((q) => q.name === p.name) !== i) throw configError(`${field}.name`, `policy "${p.name}" is given twice`);
+      byNet.set(p.network, [...(byNet.get(p.network) ?? []), p]);
+    }
+    for (const [network, mine] of byNet) {
+      await this.store.withLock(network, async () => {
+        const names = new Set(mine.map((p) => p.name));
+        const next = [...(await this.store.policies(network)).filter((p) => !names.has(p.name)), ...mine];
+        await this.replace(network, next);
+        for (const p of mine) await this.store.putPolicy(p);
+      });
+    }
+  }
+
+  /** Removes policies by name; the table goes away with the network's last policy. */
+  async remove(names: readonly string[]): Promise<void> {
+    for (const [i, name] of names.entries()) {
+      const p = await this.store.getPolicy(name);
+      if (!p) throw configError(names.length > 1 ? `name[${i}]` : "name", `no policy named "${name}" (see isola policy ls)`);
+      await this.store.withLock(p.network, async () => {
+        await this.replace(p.network, (await this.store.policies(p.network)).filter((q) => q.name !== name));
+        await this.store.removePolicy(name);
+      });
+    }
+  }
+
+  /** Rebuilds the network's table from the store (after a restart, or to repair drift). */
+  async sync(network: string): Promise<void> {
+    await this.store.withLock(network, async () => this.replace(network, await this.store.policies(network)));
+  }
+
+  /** Registers a container and adds its addresses to the sets its labels select. */
+  async attach(network: string, ep: Endpoint): Promise<void> {
+    await this.store.withLock(network, async () => {
+      const policies = await this.store.policies(network);
+      const old = await this.store.removeEndpoint(network, ep.containerId, ep.ifName);
+      await this.store.putEndpoint(network, ep);
+      if (!policies.length) return;
+      const script = (old ? renderElements(network, policies, old, "delete") : "") + renderElements(network, policies, ep, "add");
+      if (!script) return;
+      // a missing table (host restarted, table flushed by hand) is rebuilt whole
+      await this.host.nft(script).catch(() => this.replace(network, policies));
+    });
+  }
+
+  /** Unregisters a container and removes its addresses (idempotent). */
+  async detach(network: string, containerId: string, ifName: string): Promise<void> {
+    await this.store.withLock(network, async () => {
+      const ep = await this.store.removeEndpoint(network, containerId, ifName);
+      if (!ep) return;
+      const policies = await this.store.policies(network);
+      const script = renderElements(network, policies, ep, "delete");
+      if (script) await this.host.nft(script).catch(() => this.replace(network, policies));
+    });
+  }
+
+  /** Forgets containers that are not in `valid` (CNI GC) and rebuilds the table. */
+  async gc(network: string, valid: readonly { containerId: string; ifName: string }[]): Promise<void> {
+    const keep = new Set(valid.map((v) => `${v.containerId}\0${v.ifName}`));
+    await this.store.withLock(network, async () => {
+      for (const ep of await this.store.endpoints(network))
+        if (!keep.has(`${ep.containerId}\0${ep.ifName}`)) await this.store.removeEndpoint(network, ep.containerId, ep.ifName);
+      await this.replace(network, await this.store.policies(network));
+    });
+  }
+
+  /** Differences between the kernel's table and what the compiler makes of the store (empty: in sync). */
+  async check(network: string): Promise<string[]> {
+    const t = compileTable(network, await this.store.policies(network), await this.store.endpoints(network));
+    let json: unknown;
+    try {
+      json = JSON.parse(await this.nftJson(["list", "table", "inet", tableName(network)]));
+    } catch {
+      json = undefined;
+    }
+    if (!t) return json ? [`table inet ${tableName(network)}: unexpected (the network has no policy)`] : [];
+    if (!json) return [`table inet ${tableName(network)}: missing`];
+    return diffViews(expectedView(t), kernelView(json));
+  }
+
+  /** `nft -j ...` (NetHost lists text only; CHECK and stats read JSON). */
+  private async nftJson(args: string[]): Promise<string> {
+    const p = Bun.spawn(["nft", "-j", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (code !== 0) throw new Error(`nft -j ${args.join(" ")}: ${err.trim()}`);
+    return out;
+  }
+
+  /** Allowed and denied packets per policy of the network (kernel counters). */
+  async stats(network: string): Promise<PolicyStats[]> {
+    const policies = await this.store.policies(network);
+    if (!policies.length) return [];
+    const values = counterValues(JSON.parse(await this.nftJson(["list", "counters", "table", "inet", tableName(network)])));
+    const zero = { packets: 0, bytes: 0 };
+    return policies.map((p) => ({ policy: p.name, allowed: values[`allow-${p.name}`] ?? zero, denied: values[`deny-${p.name}`] ?? zero }));
+  }
+
+  /** The verdict for a flow between containers (by container id) or addresses. */
+  async test(network: string, from: string, to: string, port: number, protocol: Protocol): Promise<Verdict> {
+    const eps = await this.store.endpoints(network);
+    const end = (s: string, field: string): FlowEnd => {
+      const ep = eps.find((e) => e.containerId === s || e.addresses.includes(s));
+      if (ep) return { endpoint: ep };
+      if (parseAddr(s)) return { address: s };
+      throw configError(field, `${JSON.stringify(s)} is neither a container attached to network "${network}" nor an IP address`);
+    };
+    return decide(await this.store.policies(network), { from: end(from, "FROM"), to: end(to, "TO"), port, protocol });
+  }
+}
