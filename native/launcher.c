@@ -1280,14 +1280,22 @@ static void run_step(const struct step *st)
 	case STEP_UMASK:
 		umask((mode_t)N(st, 0));
 		break;
-	case STEP_CHDIR:
-		if (N(st, 1)) {
-			int fd = resolve_in_root("/", S(st, 0), CREATE_DIR);
-			close(fd);
+	case STEP_CHDIR: {
+		/* resolved in the root without magic links: a cwd like /proc/self/fd/N can't
+		 * lead to a directory fd from the host (CVE-2024-21626) */
+		int fd = N(st, 1) ? resolve_in_root("/", S(st, 0), CREATE_DIR) : -1;
+		if (fd < 0) {
+			int rootfd = open_root("/");
+			fd = open_in_root_flags(rootfd, S(st, 0), O_PATH | O_DIRECTORY);
+			if (fd < 0)
+				fail(errno, "chdir %s", S(st, 0));
+			close(rootfd);
 		}
-		if (chdir(S(st, 0)) < 0)
+		if (fchdir(fd) < 0)
 			fail(errno, "chdir %s", S(st, 0));
+		close(fd);
 		break;
+	}
 	case STEP_SESSION_KEYRING:
 		session_keyring(S(st, 0));
 		break;
@@ -1607,11 +1615,11 @@ static void reexec_from_sealed_memfd(char **argv)
 		}
 	}
 	close(self);
+	fcntl(mfd, F_ADD_SEALS, F_SEAL_EXEC); /* also no chmod, where the kernel has it (6.3); before F_SEAL_SEAL */
 	if (fcntl(mfd, F_ADD_SEALS, REQUIRED_SEALS) < 0) {
 		dprintf(2, "isola-launcher: seal the memfd copy: %s\n", strerror(errno));
 		_exit(1);
 	}
-	fcntl(mfd, F_ADD_SEALS, F_SEAL_EXEC); /* also no chmod, where the kernel has it (6.3) */
 	extern char **environ;
 	fexecve(mfd, argv, environ);
 	dprintf(2, "isola-launcher: exec the sealed memfd copy: %s\n", strerror(errno));

@@ -232,6 +232,10 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   }
 
   // ---- stage 2: the container init ----
+  // Not dumpable until its execve (which resets it): other processes in the container can't
+  // open the init's /proc/<pid>/fd (host fds such as the exec fifo) or exe (CVE-2019-5736,
+  // CVE-2024-21626). Not earlier: stage 0 writes stage 1's id maps through /proc.
+  b.add("INIT", "DUMPABLE", [0], "runtime");
   b.add("INIT", "SETSID", [], "process");
   // runc brings a new network namespace's loopback up; nothing else is configured here
   if (isNew("network")) b.add("INIT", "LOOPBACK_UP", [], "linux.namespaces[network]");

@@ -47,6 +47,9 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   addConsoleConnect(b, proc.terminal === true, opts.console);
   addListenerConnect(b, opts.seccomp);
 
+  // stage 2 is forked not dumpable (until its execve): the container's processes can't open
+  // its /proc/<pid>/fd or exe while it is the launcher
+  b.add("STAGE1", "DUMPABLE", [0], "runtime");
   for (const t of JOIN_ORDER)
     if (opts.namespaces.includes(t)) b.add("STAGE1", "SETNS", [ns(t), NAMESPACE_FLAGS[t]], `${t} namespace`);
 

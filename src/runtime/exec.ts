@@ -53,8 +53,10 @@ function namespacesToJoin(pid: number): NamespaceType[] {
     let theirs: string;
     try {
       theirs = fs.readlinkSync(`/proc/${pid}/ns/${file}`);
-    } catch {
-      continue; // kernel without this namespace type
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // kernel without this namespace type
+      // e.g. EACCES: a created container's init is not dumpable until it execs
+      throw new ContainerError(`cannot read the namespaces of the container's init (pid ${pid}): ${(e as Error).message}`);
     }
     if (theirs !== fs.readlinkSync(`/proc/self/ns/${file}`)) out.push(type);
   }

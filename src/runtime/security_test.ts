@@ -42,7 +42,7 @@ function useSpec(edit: (s: Spec) => void): void {
  */
 const ATTACK = `attack() { # label pid
   exe=$(readlink /proc/$2/exe)
-  if command exec 3< /proc/$2/exe 2>/tmp/openerr.$1; then o=0; else o=1; fi
+  if { command exec 3< /proc/$2/exe; } 2>/tmp/openerr.$1; then o=0; else o=1; fi
   echo "$1 exe=$exe" > /tmp/exe.$1
   : > /tmp/holding.$1
   while [ "$(readlink /proc/$2/exe)" = "$exe" ]; do usleep 2000; done
@@ -52,7 +52,7 @@ const ATTACK = `attack() { # label pid
 }`;
 
 describe.skipIf(!isRoot)("CVE-2019-5736: the launcher's binary can't be overwritten through /proc/<pid>/exe", () => {
-  test("the init of a created container runs from a sealed copy; writing through its exe fails; the host binary is unchanged", () => {
+  test("a created container's init (still the launcher) hides its exe and fds from the container; it runs from a sealed copy; the host binary is unchanged", () => {
     // attack a copy of the launcher, never the installed one
     const launcher = path.join(work, "isola-launcher");
     fs.copyFileSync(path.join(REPO, "bin/isola-launcher"), launcher);
@@ -63,6 +63,7 @@ describe.skipIf(!isRoot)("CVE-2019-5736: the launcher's binary can't be overwrit
     for (const f of fs.readdirSync(path.join(rootfs(), "tmp"))) fs.rmSync(path.join(rootfs(), "tmp", f), { recursive: true, force: true });
     const id = uniqueId("cve5736");
     expect(rt.run(["create", "-b", bundle, id], { env }).code).toBe(0);
+    let held: number | undefined;
     try {
       // The control: the same attack against a writable binary that execs away does succeed.
       const script = `${ATTACK}
@@ -72,24 +73,99 @@ describe.skipIf(!isRoot)("CVE-2019-5736: the launcher's binary can't be overwrit
         attack control $!
         grep -c PWNED /tmp/victim/sh > /tmp/control.pwned
         kill %1 2>/dev/null
+        for f in /proc/1/fd/*; do readlink $f || echo denied; done > /tmp/fds.created 2>/dev/null
         attack init 1`;
       const e = rt.run(["exec", "-d", id, "sh", "-c", script], { env });
       expect(e.stderr).toBe("");
       const tmp = path.join(rootfs(), "tmp");
       expect(waitFor(() => fs.existsSync(path.join(tmp, "holding.init")), 10_000)).toBe(true);
-      // the init is still the launcher, waiting on the exec fifo: what does the container see?
-      expect(fs.readFileSync(path.join(tmp, "exe.init"), "utf8")).toMatch(/^init exe=\/memfd:isola-launcher/);
-      expect(rt.run(["start", id], { env }).code).toBe(0);
-      expect(waitFor(() => fs.existsSync(path.join(tmp, "attack.init")), 10_000)).toBe(true);
-      expect(fs.readFileSync(path.join(tmp, "exe.control"), "utf8").trim()).toBe("control exe=/tmp/victim/sh");
       expect(fs.readFileSync(path.join(tmp, "attack.control"), "utf8").trim()).toBe("control open=0 write=0");
       expect(fs.readFileSync(path.join(tmp, "control.pwned"), "utf8").trim()).toBe("1");
-      // the init's old exe was opened (same uid, dumpable) but the write fails: sealed
-      expect(fs.readFileSync(path.join(tmp, "attack.init"), "utf8").trim()).toBe("init open=0 write=1");
-      expect(fs.readFileSync(path.join(tmp, "err.init"), "utf8")).toMatch(/Operation not permitted|Text file busy|Permission denied/);
+      // Layer 1: the init is not dumpable while it is the launcher: its exe and fds are closed to the container.
+      expect(fs.readFileSync(path.join(tmp, "openerr.init"), "utf8")).toContain("Permission denied");
+      const fds = fs.readFileSync(path.join(tmp, "fds.created"), "utf8").trim().split("\n");
+      expect(fds.length).toBeGreaterThanOrEqual(4); // stdio and the exec fifo
+      expect(fds.every((l) => l === "denied")).toBe(true);
+      // Layer 2 (what CAP_SYS_PTRACE would reach, tried from the host as root): a sealed memfd copy.
+      const initPid = JSON.parse(rt.run(["state", id]).stdout).pid as number;
+      expect(fs.readlinkSync(`/proc/${initPid}/exe`)).toMatch(/^\/memfd:isola-launcher/);
+      expect(() => fs.openSync(`/proc/${initPid}/exe`, "r+")).toThrow(/ETXTBSY/);
+      held = fs.openSync(`/proc/${initPid}/exe`, "r");
+      expect(rt.run(["start", id], { env }).code).toBe(0);
+      expect(waitFor(() => fs.existsSync(path.join(tmp, "attack.init")), 10_000)).toBe(true);
+      expect(fs.readFileSync(path.join(tmp, "attack.init"), "utf8").trim()).toBe("init open=1 write=1");
+      // the init has exec'd: the held copy is no longer executing, and still can't be changed
+      const rw = fs.openSync(`/proc/self/fd/${held}`, "r+");
+      try {
+        expect(() => fs.writeSync(rw, "PWNED")).toThrow(/EPERM/);
+      } finally {
+        fs.closeSync(rw);
+      }
       expect(sha256(launcher)).toBe(before);
+      // control for layer 1: once the init has exec'd its program, it is dumpable and its fds are listable (only stdio)
+      expect(rt.run(["exec", id, "sh", "-c", "ls /proc/1/fd | tr '\\n' ' '"], { env }).stdout).toBe("0 1 2 ");
     } finally {
+      if (held !== undefined) fs.closeSync(held);
       rt.run(["delete", "--force", id], { env });
+    }
+  });
+});
+
+describe.skipIf(!isRoot)("CVE-2024-21626: a cwd through /proc/self/fd never reaches a host directory", () => {
+  test("create: process.cwd /proc/self/fd/<n> is refused, naming process.cwd", () => {
+    for (const n of [3, 4, 5, 6, 7, 8]) {
+      useSpec((s) => (s.process!.cwd = `/proc/self/fd/${n}`));
+      const id = uniqueId("cwdfd");
+      const r = rt.run(["create", "-b", bundle, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("process.cwd");
+      expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+    }
+  });
+
+  test("exec --cwd /proc/self/fd/3 with a host directory passed as fd 3 fails; the same fd without the magic link is the process's own choice", () => {
+    useSpec((s) => (s.process!.args = ["sleep", "100"]));
+    const id = uniqueId("cwdx");
+    expect(rt.run(["run", "-d", "-b", bundle, id]).code).toBe(0);
+    const hostDir = fs.mkdtempSync(path.join(work, "hostdir-"));
+    fs.writeFileSync(path.join(hostDir, "host-secret"), "x");
+    const dirFd = fs.openSync(hostDir, "r");
+    try {
+      const execWithFd = (cwd: string) => {
+        const r = Bun.spawnSync(rt.argv(["exec", "--preserve-fds", "1", "--cwd", cwd, id, "sh", "-c", "pwd; ls"]), {
+          stdio: ["ignore", "pipe", "pipe", dirFd] as never,
+        });
+        return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+      };
+      const attack = execWithFd("/proc/self/fd/3");
+      expect(attack.code).not.toBe(0);
+      expect(attack.out).not.toContain("host-secret");
+      expect(attack.err).toContain("process.cwd: chdir /proc/self/fd/3");
+      // control: an ordinary cwd works with the same fds
+      const ok = execWithFd("/tmp");
+      expect(ok.code).toBe(0);
+      expect(ok.out.split("\n")[0]).toBe("/tmp");
+    } finally {
+      fs.closeSync(dirFd);
+      rt.run(["delete", "--force", id]);
+    }
+  });
+
+  test("the runtime's fds (sync socket, exec fifo, listener) are not visible: a created container's init hides its fds, the program sees only stdio", () => {
+    useSpec((s) => (s.process!.args = ["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; readlink /proc/self/cwd"]));
+    const id = uniqueId("fds");
+    expect(rt.run(["create", "-b", bundle, id]).code).toBe(0);
+    try {
+      // the init waits on the exec fifo: its fd numbers can be listed (the directory is root's), not followed
+      const peek = rt.run(["exec", id, "sh", "-c", "for f in /proc/1/fd/* /proc/1/cwd /proc/1/root; do readlink $f || echo denied; done 2>/dev/null"]);
+      const lines = peek.stdout.trim().split("\n");
+      expect(lines.length).toBeGreaterThanOrEqual(5); // stdio, the fifo, cwd, root
+      expect(lines.every((l) => l === "denied")).toBe(true);
+      // control: the same loop over the exec'd process's own fds resolves them
+      const own = rt.run(["exec", id, "sh", "-c", "for f in /proc/self/fd/0 /proc/self/cwd; do readlink $f || echo denied; done 2>/dev/null"]);
+      expect(own.stdout.trim().split("\n")).toEqual(["/dev/null", "/"]);
+    } finally {
+      rt.run(["delete", "--force", id]);
     }
   });
 });
