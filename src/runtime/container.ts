@@ -8,6 +8,7 @@ import { cgroupsFor, cgroupsFromRecord as openCgroups, resourceProblems, type Co
 import { runHooks } from "./hooks.ts";
 import { compileContainerSeccomp, listenerState, seccompPlan } from "./seccomp.ts";
 import { landlockOfSpec } from "../oci/landlock.ts";
+import { lsmProblems } from "./lsm.ts";
 import { SECCOMP_LISTENER_SYNC } from "../plan/compile.ts";
 import { callerFacts, checkRootless } from "./rootless.ts";
 import { launch, startLauncher, type StartedLauncher } from "./launch.ts";
@@ -129,9 +130,9 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
   const seccomp = compileContainerSeccomp(spec.linux?.seccomp, warn);
-  const landlockErrors: string[] = [];
-  const landlock = landlockOfSpec(spec, landlockErrors);
-  if (landlockErrors.length) throw new ConfigError(landlockErrors);
+  const securityErrors: string[] = lsmProblems(spec.process, spec.linux);
+  const landlock = landlockOfSpec(spec, securityErrors);
+  if (securityErrors.length) throw new ConfigError(securityErrors);
   const facts = hostFacts(spec, bundle);
   checkRootless(spec, facts.caller);
   if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);

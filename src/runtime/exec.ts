@@ -8,6 +8,7 @@ import { cgroupsFromRecord } from "./cgroups.ts";
 import { launch } from "./launch.ts";
 import { compileContainerSeccomp, listenerState, seccompPlan } from "./seccomp.ts";
 import { parseLandlock } from "../oci/landlock.ts";
+import { lsmProblems } from "./lsm.ts";
 import { SECCOMP_LISTENER_SYNC } from "../plan/compile.ts";
 import { ContainerError, liveStatus, ociState, readRecord, type ContainerRecord } from "./state.ts";
 
@@ -127,11 +128,11 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
   if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
   const seccomp = compileContainerSeccomp(rec.spec?.linux?.seccomp, warn);
-  const landlockErrors: string[] = [];
-  const landlock = parseLandlock(rec.spec?.annotations, landlockErrors);
+  const securityErrors: string[] = lsmProblems(proc, undefined);
+  const landlock = parseLandlock(rec.spec?.annotations, securityErrors);
   if (landlock && proc.noNewPrivileges !== true && !proc.capabilities?.effective?.includes("CAP_SYS_ADMIN"))
-    landlockErrors.push("exec: the container has a Landlock policy, which the kernel applies only with no_new_privs (--no-new-privs) or CAP_SYS_ADMIN");
-  if (landlockErrors.length) throw new ConfigError(landlockErrors);
+    securityErrors.push("exec: the container has a Landlock policy, which the kernel applies only with no_new_privs (--no-new-privs) or CAP_SYS_ADMIN");
+  if (securityErrors.length) throw new ConfigError(securityErrors);
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),

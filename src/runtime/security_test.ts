@@ -343,3 +343,47 @@ describe.skipIf(!isRoot)("Landlock (org.isola.landlock)", () => {
     expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
   });
 });
+
+describe.skipIf(!isRoot)("AppArmor and SELinux fields", () => {
+  const lsm = fs.existsSync("/sys/kernel/security/lsm") ? fs.readFileSync("/sys/kernel/security/lsm", "utf8") : "";
+
+  test.skipIf(/apparmor|selinux/.test(lsm))("a requested profile or label is refused naming the field; empty values run", () => {
+    const cases: [(s: Spec) => void, string][] = [
+      [(s) => (s.process!.apparmorProfile = "isola-test"), `process.apparmorProfile: "isola-test" requested, but AppArmor is not enabled in this kernel`],
+      [(s) => (s.process!.selinuxLabel = "system_u:system_r:container_t:s0"), "process.selinuxLabel: "],
+      [(s) => (s.linux!.mountLabel = "system_u:object_r:container_file_t:s0"), "linux.mountLabel: "],
+    ];
+    for (const [edit, message] of cases) {
+      useSpec(edit);
+      const id = uniqueId("lsm");
+      const r = rt.run(["create", "-b", bundle, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain("not enabled in this kernel");
+      expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+    }
+    // control: empty values mean unset
+    useSpec((s) => {
+      s.process!.args = ["true"];
+      s.process!.apparmorProfile = "";
+      s.process!.selinuxLabel = "";
+      s.linux!.mountLabel = "";
+    });
+    expect(rt.run(["run", "-b", bundle, uniqueId("lsm")]).code).toBe(0);
+  });
+
+  test("exec with a process file asking for an AppArmor profile is refused", () => {
+    useSpec((s) => (s.process!.args = ["sleep", "100"]));
+    const id = uniqueId("lsmx");
+    expect(rt.run(["run", "-d", "-b", bundle, id]).code).toBe(0);
+    try {
+      const file = path.join(work, "process.json");
+      fs.writeFileSync(file, JSON.stringify({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "isola-test" }));
+      const r = rt.run(["exec", "-p", file, id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("process.apparmorProfile");
+    } finally {
+      rt.run(["delete", "--force", id]);
+    }
+  });
+});
