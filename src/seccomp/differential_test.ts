@@ -1,8 +1,9 @@
 // Differential test: our programs and libseccomp's (built by Debian's libseccomp the way
 // runc feeds it) must give the same verdict for every syscall number and a spread of
 // argument values, on Docker's default profile and on generated profiles.
-import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64 } from "./arch.ts";
 import { decodeProgram, type Insn } from "./bpf.ts";
 import { compileSeccomp } from "./compile.ts";
@@ -16,6 +17,9 @@ import { referenceVerdict } from "./testdata/reference.ts";
 const missing = ensureLibseccomp();
 if (missing) console.log(`skipped differential tests: ${missing}`);
 const exe = missing ? "" : buildExporter();
+afterAll(() => {
+  if (exe) rmSync(dirname(exe), { recursive: true, force: true });
+});
 
 /** Every (arch, nr) worth asking: all numbers of every ABI up to past its table, odd ones beyond. */
 function probes(): Array<{ arch: number; nr: number }> {
