@@ -8,7 +8,7 @@ import { defaultSpec } from "../oci/defaults.ts";
 import { rootlessSpec } from "../runtime/rootless.ts";
 import { features } from "../oci/features.ts";
 import * as runtime from "../runtime/container.ts";
-import { exec } from "../runtime/exec.ts";
+import type { ExecRequest } from "../runtime/exec.ts";
 import { landlockAbi } from "../runtime/launch.ts";
 import { listIds } from "../runtime/state.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
@@ -161,13 +161,13 @@ const COMMANDS: Record<string, Command> = {
         if (!/^\d+$/.test(x)) throw new UsageError(`--additional-gids: "${x}" is not a numeric gid`);
         return Number(x);
       });
-      const overrides: Parameters<typeof exec>[0]["overrides"] = { args: a.slice(1), env: list(f.env), caps: list(f.cap), additionalGids: gids };
+      const overrides: ExecRequest["overrides"] = { args: a.slice(1), env: list(f.env), caps: list(f.cap), additionalGids: gids };
       if (str(f.process)) overrides.processFile = str(f.process)!;
       if (f.tty === true) overrides.tty = true;
       if (str(f.cwd)) overrides.cwd = str(f.cwd)!;
       if (str(f.user)) overrides.user = str(f.user)!;
       if (f["no-new-privs"] === true) overrides.noNewPrivs = true;
-      const req: Parameters<typeof exec>[0] = {
+      const req: ExecRequest = {
         root: g.root,
         id: requireId(a),
         overrides,
@@ -177,6 +177,7 @@ const COMMANDS: Record<string, Command> = {
       };
       if (str(f["pid-file"])) req.pidFile = path.resolve(str(f["pid-file"])!);
       if (str(f["console-socket"])) req.consoleSocket = str(f["console-socket"])!;
+      const { exec } = await import("../runtime/exec.ts"); // loaded only for exec
       return await exec(req, runtime.warn);
     },
   },

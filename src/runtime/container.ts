@@ -129,7 +129,7 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
     throw new ConfigError(["--console-socket: given, but process.terminal is false (no terminal to send)"]);
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
-  const seccomp = compileContainerSeccomp(spec.linux?.seccomp, warn);
+  const seccomp = await compileContainerSeccomp(spec.linux?.seccomp, warn);
   const securityErrors: string[] = lsmProblems(spec.process, spec.linux);
   const landlock = landlockOfSpec(spec, securityErrors);
   if (securityErrors.length) throw new ConfigError(securityErrors);

@@ -127,7 +127,7 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   const proc = execProcess(rec, req.overrides);
   if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
   if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
-  const seccomp = compileContainerSeccomp(rec.spec?.linux?.seccomp, warn);
+  const seccomp = await compileContainerSeccomp(rec.spec?.linux?.seccomp, warn);
   const securityErrors: string[] = lsmProblems(proc, undefined);
   const landlock = parseLandlock(rec.spec?.annotations, securityErrors);
   if (landlock && proc.noNewPrivileges !== true && !proc.capabilities?.effective?.includes("CAP_SYS_ADMIN"))

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SeccompCache, SeccompConfigError, type CompiledSeccomp, type SeccompStore } from "../seccomp/mod.ts";
+import type { CompiledSeccomp, SeccompCache, SeccompStore } from "../seccomp/mod.ts";
 import { ConfigError } from "../oci/validate.ts";
 import type { SeccompPlan } from "../plan/compile.ts";
 import type { State } from "../oci/types.ts";
@@ -36,9 +36,13 @@ const diskStore: SeccompStore = {
 
 let cache: SeccompCache | undefined;
 
-/** The compiled filter for linux.seccomp, or undefined when the config has none. Throws ConfigError naming the rule. */
-export function compileContainerSeccomp(profile: unknown, warn: (msg: string) => void): CompiledSeccomp | undefined {
+/**
+ * The compiled filter for linux.seccomp, or undefined when the config has none; throws
+ * ConfigError naming the rule. The compiler and its syscall tables load only when needed.
+ */
+export async function compileContainerSeccomp(profile: unknown, warn: (msg: string) => void): Promise<CompiledSeccomp | undefined> {
   if (profile === undefined) return undefined;
+  const { SeccompCache, SeccompConfigError } = await import("../seccomp/mod.ts");
   cache ??= new SeccompCache(diskStore);
   let compiled: CompiledSeccomp;
   try {
