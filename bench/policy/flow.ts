@@ -75,3 +75,5 @@ if (mode === "serve") {
   process.stdout.write(JSON.stringify({ mib_per_s: Number(nText) / secs }) + "\n");
   process.exit(0);
 }
+
+export {};
