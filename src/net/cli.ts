@@ -5,7 +5,6 @@
 import { rm } from "node:fs/promises";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "../cli/args.ts";
 import { listCache } from "./cache.ts";
-import { asCniError } from "./errors.ts";
 import { netHost } from "./host.ts";
 import { parseAddr, parseCidr, prefixContains } from "./ip.ts";
 import type { Driver, NetworkOptions } from "./network_plan.ts";
@@ -13,17 +12,13 @@ import { hostRoutes, NetworkStore, type Network } from "./networks.ts";
 import { fnv64 } from "./plugins/bridge_plan.ts";
 import { DEFAULT_PLUGIN_DIRS, CniRuntime, type AttachOptions } from "./runtime.ts";
 import type { PortMapping, Result } from "./types.ts";
+import { runGroup, type Subcommand } from "./subcommands.ts";
 
 export interface NetGlobals {
   root: string;
 }
 
-interface Sub {
-  usage: string;
-  flags: Record<string, FlagSpec>;
-  args: [number, number];
-  run(args: string[], f: FlagValues, ctx: Ctx): Promise<number>;
-}
+type Sub = Subcommand<Ctx>;
 
 interface Ctx {
   store: NetworkStore;
@@ -282,37 +277,21 @@ export function parseInterspersed(argv: readonly string[], specs: Record<string,
   return { flags, rest };
 }
 
-function usage(): string {
-  return ["usage: isola network COMMAND", ...Object.values(SUBS).map((s) => `  ${s.usage}`)].join("\n");
-}
-
 export async function main(argv: string[], g: NetGlobals): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "help" || name === "--help" || name === "-h") {
-    process.stdout.write(usage() + "\n");
-    return name ? 0 : 2;
-  }
-  const sub = SUBS[name];
-  if (!sub) {
-    process.stderr.write(`isola network: unknown command "${name}"\n${usage()}\n`);
-    return 2;
-  }
-  try {
-    const p = parseInterspersed(rest, sub.flags);
-    if (p.rest.length < sub.args[0] || p.rest.length > sub.args[1]) throw new UsageError(`usage: isola network ${sub.usage}`);
-    const ctx: Ctx = {
-      root: g.root,
-      store: new NetworkStore(`${g.root}/networks`),
-      runtime: new CniRuntime({ pluginDirs: pluginDirs(), cacheDir: `${g.root}/cni-cache` }),
-      out: (s) => process.stdout.write(s + "\n"),
-    };
-    const code = await sub.run(p.rest, p.flags, ctx);
-    await ctx.runtime.settle();
-    return code;
-  } catch (e) {
-    const msg = e instanceof UsageError ? e.message : asCniError(e).message;
-    process.stderr.write(`isola network ${name}: ${msg}\n`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  return runGroup<Ctx>(
+    {
+      name: "network",
+      subs: SUBS,
+      parse: parseInterspersed,
+      context: () => ({
+        root: g.root,
+        store: new NetworkStore(`${g.root}/networks`),
+        runtime: new CniRuntime({ pluginDirs: pluginDirs(), cacheDir: `${g.root}/cni-cache` }),
+        out: (s) => process.stdout.write(s + "\n"),
+      }),
+      finish: (ctx) => ctx.runtime.settle(),
+    },
+    argv,
+  );
 }
 

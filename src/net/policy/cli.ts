@@ -4,9 +4,10 @@
  * parses arguments and calls the policy engine.
  */
 import { readFile } from "node:fs/promises";
-import { UsageError, type FlagSpec, type FlagValues } from "../../cli/args.ts";
+import { UsageError, type FlagValues } from "../../cli/args.ts";
 import { parseInterspersed } from "../cli.ts";
-import { asCniError, configError } from "../errors.ts";
+import { runGroup, type Subcommand } from "../subcommands.ts";
+import { configError } from "../errors.ts";
 import { NetworkStore } from "../networks.ts";
 import { PolicyEngine } from "./engine.ts";
 import { describeVerdict } from "./evaluate.ts";
@@ -23,12 +24,7 @@ interface Ctx {
   out: (s: string) => void;
 }
 
-interface Sub {
-  usage: string;
-  flags: Record<string, FlagSpec>;
-  args: [number, number];
-  run(args: string[], f: FlagValues, ctx: Ctx): Promise<number>;
-}
+type Sub = Subcommand<Ctx>;
 
 const json = (v: unknown) => JSON.stringify(v, null, 2);
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
@@ -199,34 +195,21 @@ const SUBS: Record<string, Sub> = {
   },
 };
 
-function usage(): string {
-  return ["usage: isola policy COMMAND", ...Object.values(SUBS).map((s) => `  ${s.usage}`)].join("\n");
-}
-
 export async function main(argv: string[], g: PolicyGlobals): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "help" || name === "--help" || name === "-h") {
-    process.stdout.write(usage() + "\n");
-    return name ? 0 : 2;
-  }
-  const sub = SUBS[name];
-  if (!sub) {
-    process.stderr.write(`isola policy: unknown command "${name}"\n${usage()}\n`);
-    return 2;
-  }
-  try {
-    const p = parseInterspersed(rest, sub.flags);
-    if (p.rest.length < sub.args[0] || p.rest.length > sub.args[1]) throw new UsageError(`usage: isola policy ${sub.usage}`);
-    const networks = new NetworkStore(`${g.root}/networks`);
-    const ctx: Ctx = {
-      networks,
-      engine: new PolicyEngine({ store: new FilePolicyStore(`${g.root}/policy`), networkExists: async (n) => !!(await networks.get(n)) }),
-      out: (s) => process.stdout.write(s + "\n"),
-    };
-    return await sub.run(p.rest, p.flags, ctx);
-  } catch (e) {
-    const msg = e instanceof UsageError ? e.message : asCniError(e).message;
-    process.stderr.write(`isola policy ${name}: ${msg}\n`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  return runGroup<Ctx>(
+    {
+      name: "policy",
+      subs: SUBS,
+      parse: parseInterspersed,
+      context: () => {
+        const networks = new NetworkStore(`${g.root}/networks`);
+        return {
+          networks,
+          engine: new PolicyEngine({ store: new FilePolicyStore(`${g.root}/policy`), networkExists: async (n) => !!(await networks.get(n)) }),
+          out: (s) => process.stdout.write(s + "\n"),
+        };
+      },
+    },
+    argv,
+  );
 }
