@@ -149,7 +149,6 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
     created: new Date().toISOString(),
     owner: "",
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
-    hooks: { ...(spec.hooks?.poststart ? { poststart: spec.hooks.poststart } : {}), ...(spec.hooks?.poststop ? { poststop: spec.hooks.poststop } : {}) },
     ownPidNamespace: (spec.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path),
     spec,
   };
@@ -256,7 +255,7 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
 async function startCreated(root: string, rec: ContainerRecord): Promise<void> {
   await releaseInit(root, rec);
   try {
-    await runHooks("poststart", rec.hooks?.poststart, ociState(rec, "running"));
+    await runHooks("poststart", rec.spec?.hooks?.poststart, ociState(rec, "running"));
   } catch (e) {
     // the spec: a failing poststart hook is logged; the container keeps running
     warn((e as Error).message);
@@ -389,7 +388,7 @@ async function destroy(root: string, rec: ContainerRecord): Promise<void> {
     for (const pid of cg.pids()) killAndWait(pid);
   }
   try {
-    await runHooks("poststop", rec.hooks?.poststop, ociState(rec, "stopped"));
+    await runHooks("poststop", rec.spec?.hooks?.poststop, ociState(rec, "stopped"));
   } catch (e) {
     warn((e as Error).message);
   }

@@ -4,7 +4,7 @@
  * is "created", and a lock file.
  */
 import * as fs from "node:fs";
-import type { Hooks, Spec, State, Status } from "../oci/types.ts";
+import type { Spec, State, Status } from "../oci/types.ts";
 
 export const OCI_VERSION = "1.2.0";
 
@@ -23,7 +23,6 @@ export interface ContainerRecord {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  hooks?: Pick<Hooks, "poststart" | "poststop">;
   /** opaque record of the container's cgroups (cgroups layer) */
   cgroup?: unknown;
   /** whether the container has its own pid namespace (kill --all semantics) */
