@@ -604,7 +604,7 @@ static void lookup_exec(const char *arg0, const char *pathenv)
 		}
 		p = colon ? colon + 1 : NULL;
 	}
-	fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", arg0);
+	fail(0, "exec: \"%s\": executable file not found in $PATH", arg0); /* runc's wording, no errno suffix */
 }
 
 static int cap_last(void)
