@@ -327,7 +327,7 @@ export function kill(root: string, id: string, signal: string | undefined, all: 
   const sig = signalNumber(signal ?? "SIGTERM");
   const rec = readRecord(root, id);
   const status = liveStatus(root, rec);
-  if (status === "stopped" || (status === "creating" && !rec.pid)) throw new ContainerError(`container ${id} is not running`);
+  if (status === "stopped" || (status === "creating" && !rec.pid)) throw new ContainerError("container not running"); // runc's words: clients match on them
   if (all) {
     // freeze, signal, thaw (cgroup.kill for SIGKILL on cgroup2): nothing forks away meanwhile
     const cg = cgroupsFromRecord(rec);
