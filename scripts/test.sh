@@ -4,9 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+recap=$(mktemp)
+trap 'rm -f "$out" "$recap"' EXIT
 # Each file runs in its own process so one file's crash cannot hide another's results.
 pass=0; fail=0; status=0
+failed_files=()
 mapfile -t files < <(find src test bench scripts -name '*_test.ts' -not -path '*/node_modules/*' | sort)
 for f in "${files[@]}"; do
   echo "=== $f"
@@ -20,7 +22,17 @@ for f in "${files[@]}"; do
     echo "!!! $f exited with status $rc without a failing test: counted as one failure"
     fail=$((fail + 1))
   fi
-  [ "$rc" -ne 0 ] && status=1
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    failed_files+=("$f")
+    # Keep what failed for the recap: CI shows only the end of the output.
+    { echo "--- $f (exit $rc)"; grep -E -B30 '^\(fail\)' "$out" | head -150; } >>"$recap"
+  fi
 done
+if [ "${#failed_files[@]}" -gt 0 ]; then
+  echo
+  echo "=== failures (${#failed_files[@]} files)"
+  cat "$recap"
+fi
 echo "${pass} passed, ${fail} failed"
 exit $status

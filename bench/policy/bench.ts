@@ -60,7 +60,7 @@ try {
   const ipOf = (out: string) => (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split("/")[0]!;
   const srvIp = ipOf(await isola("network", "attach", srv, "--network", "bench", "--container-id", "srv", "--label", "app=srv", "--json"));
   await isola("network", "attach", cli, "--network", "bench", "--container-id", "cli", "--label", "role=cli", "--label", "g10=y", "--label", "g1k=y", "--label", "g10k=y", "--json");
-  h.background([BUN, `${ROOT}/bench/policy/flow.ts`, "serve"], srv);
+  await h.backgroundReady([BUN, `${ROOT}/bench/policy/flow.ts`, "serve"], srv);
 
   // 9,999 fake containers (addresses nobody routes): the first 9 carry g10, the first 999 g1k, all g10k,
   // so with the client the g10 / g1k / g10k selectors hold 10 / 1,000 / 10,000 addresses

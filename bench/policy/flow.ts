@@ -41,6 +41,7 @@ if (mode === "serve") {
       },
     },
   });
+  process.stdout.write("ready\n");
 } else if (mode === "latency") {
   const n = Number(nText);
   let wake: () => void = () => {};

@@ -51,7 +51,7 @@ async function start(id: string, labels: Record<string, string>): Promise<void> 
   const netns = await h.container();
   const out = await ok("network", "attach", netns, "--network", "lab", "--container-id", id, "--json", ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]));
   const ip = (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split("/")[0]!;
-  h.background([BUN, PROBE, "serve"], netns);
+  await h.backgroundReady([BUN, PROBE, "serve"], netns);
   boxes.set(id, { id, netns, ip });
 }
 

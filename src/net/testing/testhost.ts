@@ -105,6 +105,30 @@ export class TestHost {
     return p.pid;
   }
 
+  /**
+   * Starts a long-running server like background() and resolves once it has printed `marker`
+   * on stdout, so a test never races the server's start. Rejects if it exits or stays silent.
+   */
+  async backgroundReady(argv: string[], netns: string, marker = "ready", timeoutMs = 30_000): Promise<number> {
+    const name = netns.split("/").pop()!;
+    const p = Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+    this.pids.push(p.pid);
+    const reader = p.stdout.getReader();
+    let seen = "";
+    const timer = setTimeout(() => void reader.cancel(), timeoutMs);
+    try {
+      while (!seen.includes(marker)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`${argv.join(" ")}: ended before printing ${JSON.stringify(marker)} (within ${timeoutMs} ms)`);
+        seen += new TextDecoder().decode(value);
+      }
+    } finally {
+      clearTimeout(timer);
+      reader.releaseLock();
+    }
+    return p.pid;
+  }
+
   runtimeOptions(extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
     return { pluginDirs: [`${ROOT}/bin/cni`, "/usr/lib/cni"], cacheDir: this.cacheDir, timeoutMs: 30_000, ...extra };
   }

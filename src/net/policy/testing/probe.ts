@@ -1,6 +1,7 @@
 /**
  * Flow probes for policy tests, run inside container namespaces (`ip netns exec`):
- * `probe.ts serve` answers on TCP port 80 and UDP port 53; `probe.ts probe ADDR...` tries
+ * `probe.ts serve` answers on TCP port 80 and UDP port 53 (and prints "ready" once both
+ * listen); `probe.ts probe ADDR...` tries
  * each address over TCP and UDP at once and prints {addr: {tcp, udp}} as JSON. A probe
  * that gets no answer within the timeout counts as denied (policies drop, never reject).
  */
@@ -28,6 +29,7 @@ async function serve(): Promise<void> {
       },
     },
   });
+  process.stdout.write("ready\n");
 }
 
 function tcp(addr: string): Promise<boolean> {
