@@ -9,8 +9,9 @@
 #define SECTION_PARENT 1
 #define SECTION_STAGE1 2
 #define SECTION_INIT 3
+#define SECTION_ADOPT 4
 
-#define SECTION_COUNT 4
+#define SECTION_COUNT 5
 
 #define STEP_JOIN_CGROUP 1 /* procsPath */
 #define STEP_SETNS 2 /* path, nstype */
@@ -68,7 +69,9 @@
 #define STEP_LANDLOCK_RULESET 54 /* handledFs */
 #define STEP_LANDLOCK_RULE 55 /* path, access */
 #define STEP_LANDLOCK_RESTRICT 56 /* no arguments */
-#define STEP_MAX 56
+#define STEP_ADOPT_CGROUP 57 /* procsPath */
+#define STEP_AWAIT_ADOPT 58 /* no arguments */
+#define STEP_MAX 58
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -127,6 +130,8 @@ static const char *const step_names[] = {
   [54] = "LANDLOCK_RULESET",
   [55] = "LANDLOCK_RULE",
   [56] = "LANDLOCK_RESTRICT",
+  [57] = "ADOPT_CGROUP",
+  [58] = "AWAIT_ADOPT",
 };
 
 #define ARG_INT 0

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bun=node_modules/.bin/bun
 out=bin/isola-cni
-if [ ! -x "$out" ] || [ -n "$(find src/net -newer "$out" -name '*.ts' 2>/dev/null | head -1)" ]; then
-  "$bun" build --compile --bytecode --minify --target=bun src/net/plugins/main.ts --outfile "$out" >/dev/null
+source scripts/compile-flags.sh
+if [ ! -x "$out" ] || [ -n "$(find src/net scripts/compile-flags.sh -newer "$out" \( -name '*.ts' -o -name compile-flags.sh \) 2>/dev/null | head -1)" ]; then
+  "$bun" "${COMPILE_FLAGS[@]}" "${SHORT_LIVED_FLAGS[@]}" src/net/plugins/main.ts --outfile "$out" >/dev/null
 fi
 mkdir -p bin/cni
 for t in isola-bridge isola-ipam isola-portmap isola-policy; do

@@ -73,6 +73,7 @@ export const CGROUP_COMMANDS: Record<string, Command> = {
         writeOut(resources.statsEvent(g.root, id) + "\n");
         return;
       }
+      Bun.unsafe.setJITPolicy(1); // a long-running stream: the normal JIT again (see scripts/compile-flags.sh)
       await resources.streamEvents(g.root, id, { intervalMs, warn, write: (line) => writeOut(line + "\n") });
     },
   },

@@ -3,11 +3,15 @@
  * source of truth: `native/plan_steps.h` is generated from it (scripts/gen-header.ts)
  * and a test fails when the two drift apart.
  *
- * A plan has four sections, run by the launcher's fixed process skeleton:
+ * A plan has five sections, run by the launcher's fixed process skeleton:
  *   PRE    stage 0 (the launcher itself, host context) before it clones stage 1
  *   PARENT stage 0 after the clone (e.g. writing the child's id maps)
  *   STAGE1 stage 1: joins and unshares namespaces, then forks stage 2
  *   INIT   stage 2: the container's init, from mounts to exec
+ *   ADOPT  stage 0, twice: right after it releases stage 1 (moving stage 1 into the
+ *          container's cgroups, so the first attach's RCU grace period passes while stage 1
+ *          unshares; errors ignored), then once the init's pid is known (moving the init,
+ *          errors reported); the init's AWAIT_ADOPT waits for the end of the second run
  * Steps run in order; each names its arguments in `STEP_ARGS` (documentation and
  * the encoder's arity check).
  */
@@ -20,6 +24,7 @@ export const Section = {
   PARENT: 1,
   STAGE1: 2,
   INIT: 3,
+  ADOPT: 4,
 } as const;
 export type SectionName = keyof typeof Section;
 
@@ -136,6 +141,10 @@ export const Step = {
   LANDLOCK_RULE: 55,
   /** landlock_restrict_self with the ruleset, then close it (no arguments) */
   LANDLOCK_RESTRICT: 56,
+  /** write the pid being adopted (stage 1's, then the init's) to a cgroup.procs file (procsPath) */
+  ADOPT_CGROUP: 57,
+  /** wait until stage 0 has run the ADOPT section (no arguments) */
+  AWAIT_ADOPT: 58,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -197,6 +206,8 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   LANDLOCK_RULESET: ["handledFs"],
   LANDLOCK_RULE: ["path", "access"],
   LANDLOCK_RESTRICT: [],
+  ADOPT_CGROUP: ["procsPath"],
+  AWAIT_ADOPT: [],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

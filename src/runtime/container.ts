@@ -156,7 +156,11 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
   try {
     writeRecord(opts.root, rec);
     cgroups = cgroupsFor(spec, opts.id, warn);
-    if (cgroups) rec.cgroup = cgroups.record;
+    if (cgroups) {
+      // recorded at once: a runtime killed from here on leaves cgroups that delete --force must find
+      rec.cgroup = cgroups.record;
+      writeRecord(opts.root, rec);
+    }
     const plan = compilePlan(spec, {
       id: opts.id,
       bundle,
@@ -252,6 +256,19 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
   fs.rmSync(fifo, { force: true });
 }
 
+/**
+ * The foreground `run` without poststart hooks: opening the exec fifo for reading without
+ * blocking is all the init waits for (its open for writing returns, it writes its byte and
+ * execs). The read end stays open until the container has exited, as closing it first would
+ * fail the init's write; the byte need not be awaited, the exit is. No I/O thread, no wait.
+ */
+function releaseInitNow(root: string, rec: ContainerRecord): number {
+  const fifo = execFifoPath(root, rec.id);
+  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  fs.rmSync(fifo, { force: true }); // the init holds it by an O_PATH fd; gone means "running"
+  return fd;
+}
+
 async function startCreated(root: string, rec: ContainerRecord): Promise<void> {
   await releaseInit(root, rec);
   try {
@@ -292,10 +309,13 @@ export async function run(opts: CreateOptions & { detach?: boolean; keep?: boole
     }
   };
   for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+  let fifoFd = -1;
   try {
-    await startCreated(opts.root, rec);
+    if (created.spec.hooks?.poststart?.length) await startCreated(opts.root, rec);
+    else fifoFd = releaseInitNow(opts.root, rec);
     return await created.exit;
   } finally {
+    if (fifoFd >= 0) fs.closeSync(fifoFd);
     for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
     if (!opts.keep) await destroy(opts.root, rec);
   }

@@ -51,6 +51,29 @@ describe.skipIf(!isRoot)("isolation", () => {
     expect(lines[types.length]).toBe("1"); // PID 1 in its own pid namespace
   });
 
+  test("cgroups: the init is in every cgroup of the container, and its cgroup namespace is rooted there", () => {
+    // stage 0 moves stage 1 and then the init into the cgroups while they set up; the init
+    // creates its cgroup namespace only once it is in them, so every line it sees reads "/"
+    const id = uniqueId("cg");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "60"];
+    writeSpec(bundle, spec);
+    expect(rt.run(["run", "-d", "-b", bundle, id]).code).toBe(0);
+    try {
+      const pid = JSON.parse(rt.run(["state", id]).stdout).pid as number;
+      const inside = rt.run(["exec", id, "cat", "/proc/1/cgroup"]);
+      expect(inside.code).toBe(0);
+      const lines = inside.stdout.trim().split("\n");
+      expect(lines.length).toBeGreaterThan(1);
+      for (const l of lines) expect(l).toMatch(/^\d+:[^:]*:\/$/);
+      // seen from the host: the init sits in the container's own cgroup in every hierarchy
+      const host = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
+      for (const l of host) expect(l).toMatch(new RegExp(`/isola-runtime/${id}$`));
+    } finally {
+      rt.run(["delete", "--force", id]);
+    }
+  });
+
   test("a namespace joined by path is the one at that path", () => {
     const idA = uniqueId("holder");
     const spec: Spec = structuredClone(base);
