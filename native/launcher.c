@@ -93,6 +93,8 @@ struct section {
 
 static struct section sections[SECTION_COUNT];
 static uint64_t clone_flags;
+static int clone_cgroup_fd = -1;     /* CLONE_INTO_CGROUP target (cgroup v2 directory) */
+static const char *clone_cgroup_dir;
 
 /* ---------- process-wide state ---------- */
 
@@ -1095,6 +1097,12 @@ static void run_step(const struct step *st)
 		write_file(S(st, 0), pid, (size_t)n, 0);
 		break;
 	}
+	case STEP_CLONE_INTO_CGROUP:
+		clone_cgroup_fd = open(S(st, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (clone_cgroup_fd < 0)
+			fail(errno, "open cgroup %s", S(st, 0));
+		clone_cgroup_dir = S(st, 0);
+		break;
 	case STEP_ADOPT_CGROUP: {
 		char pid[24];
 		int n = snprintf(pid, sizeof pid, "%d", adopt_pid);
@@ -1661,6 +1669,48 @@ static void reexec_from_sealed_memfd(char **argv)
 	_exit(1);
 }
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args of clone3(2), up to the cgroup field (CLONE_ARGS_SIZE_VER2) */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/* Stage 1 like fork(2), with the namespaces to create; with a CLONE_INTO_CGROUP target it is
+ * born in that cgroup (no cgroup.procs write, so no wait for an RCU grace period). A kernel
+ * without clone3's cgroup field gets the child moved by a write instead. */
+static pid_t clone_stage1(void)
+{
+	if (clone_cgroup_fd >= 0) {
+		struct clone3_args args = { 0 };
+		args.flags = clone_flags | CLONE_INTO_CGROUP;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (uint64_t)clone_cgroup_fd;
+		pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+			return pid;
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
+	if (pid > 0 && clone_cgroup_fd >= 0) {
+		/* the child waits for stage 0's ACK before it does anything */
+		char path[PATH_MAX], num[24];
+		snprintf(path, sizeof path, "%s/cgroup.procs", clone_cgroup_dir);
+		int n = snprintf(num, sizeof num, "%d", pid);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, num, (size_t)n) != n) {
+			int e = errno;
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			errno = e;
+			fail(errno, "move stage 1 into %s", path);
+		}
+		close(fd);
+	}
+	return pid;
+}
+
 int main(int argc, char **argv)
 {
 	reexec_from_sealed_memfd(argv);
@@ -1710,9 +1760,14 @@ int main(int argc, char **argv)
 		fail(errno, "socketpair");
 	cur_section = SECTION_PRE;
 	cur_index = -1;
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
+	pid_t pid = clone_stage1();
 	if (pid < 0)
 		fail(errno, "clone stage 1 with flags %#llx", (unsigned long long)clone_flags);
+	if (clone_cgroup_fd >= 0) {
+		/* a host directory: never into the container (CVE-2024-21626) */
+		close(clone_cgroup_fd);
+		clone_cgroup_fd = -1;
+	}
 	if (pid == 0) {
 		/* stage 1 */
 		close(sp[0]);

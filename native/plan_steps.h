@@ -71,7 +71,8 @@
 #define STEP_LANDLOCK_RESTRICT 56 /* no arguments */
 #define STEP_ADOPT_CGROUP 57 /* procsPath */
 #define STEP_AWAIT_ADOPT 58 /* no arguments */
-#define STEP_MAX 58
+#define STEP_CLONE_INTO_CGROUP 59 /* dir */
+#define STEP_MAX 59
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -132,6 +133,7 @@ static const char *const step_names[] = {
   [56] = "LANDLOCK_RESTRICT",
   [57] = "ADOPT_CGROUP",
   [58] = "AWAIT_ADOPT",
+  [59] = "CLONE_INTO_CGROUP",
 };
 
 #define ARG_INT 0

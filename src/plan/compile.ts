@@ -189,8 +189,13 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   // held with cgroup_mutex): stage 0 pays it moving stage 1, while stage 1 unshares and the
   // init does its first, cgroup-independent steps (as runc's parent applies cgroups while its
   // child boots); moving the init afterwards is quick. See placeAwaitAdopt.
-  const adopt = (opts.cgroupProcsFiles ?? []).length > 0;
-  for (const file of opts.cgroupProcsFiles ?? []) b.add("ADOPT", "ADOPT_CGROUP", [file], "linux.cgroupsPath");
+  // On a cgroup v2 host nothing has to move: stage 1 is cloned into the cgroup
+  // (CLONE_INTO_CGROUP), which takes no write lock and so waits for no grace period.
+  const procsFiles = opts.cgroupProcsFiles ?? [];
+  const v2Dir = opts.host.cgroupLayout === "v2" && procsFiles.length === 1 ? procsFiles[0]!.replace(/\/cgroup\.procs$/, "") : undefined;
+  const adopt = procsFiles.length > 0 && v2Dir === undefined;
+  if (v2Dir !== undefined) b.add("PRE", "CLONE_INTO_CGROUP", [v2Dir], "linux.cgroupsPath");
+  if (adopt) for (const file of procsFiles) b.add("ADOPT", "ADOPT_CGROUP", [file], "linux.cgroupsPath");
 
   // ---- stage 0, before the clone ----
   const userNs = namespaces.get("user");

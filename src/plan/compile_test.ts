@@ -50,6 +50,33 @@ describe("compilePlan", () => {
     golden("userns", renderPlan(plan));
   });
 
+  test("cgroups: adopted by stage 0 on v1/hybrid (cgroup namespace made after), cloned into on v2", () => {
+    const hybridFiles = ["/sys/fs/cgroup/memory/c1/cgroup.procs", "/sys/fs/cgroup/unified/c1/cgroup.procs"];
+    const hybrid = compilePlan(defaultSpec(), opts({ cgroupProcsFiles: hybridFiles }));
+    expect(hybrid.sections.ADOPT.map((s) => s.args[0])).toEqual(hybridFiles);
+    expect(hybrid.sections.PRE.some((s) => s.step === "CLONE_INTO_CGROUP" || s.step === "JOIN_CGROUP")).toBe(false);
+    const unshare = hybrid.sections.STAGE1.find((s) => s.step === "UNSHARE")!;
+    expect(Number(unshare.args[0]) & CLONE.NEWCGROUP).toBe(0);
+    const init = hybrid.sections.INIT.map((s) => s.step);
+    const wait = init.indexOf("AWAIT_ADOPT");
+    expect(init[wait + 1]).toBe("UNSHARE");
+    // before the first cgroup mount, after the mounts that don't show cgroups
+    const firstCgroupMount = hybrid.sections.INIT.findIndex((s) => s.origin === "mounts[6]");
+    expect(wait).toBe(firstCgroupMount - 2);
+    expect(init.slice(0, wait).every((s) => s.includes("MOUNT") || ["DUMPABLE", "SETSID", "LOOPBACK_UP"].includes(s))).toBe(true);
+
+    const v2 = compilePlan(defaultSpec(), opts({ cgroupProcsFiles: ["/sys/fs/cgroup/c1/cgroup.procs"], host: { ...opts().host, cgroupLayout: "v2", cgroupV1Hierarchies: [] } }));
+    expect(v2.sections.PRE.find((s) => s.step === "CLONE_INTO_CGROUP")?.args).toEqual(["/sys/fs/cgroup/c1"]);
+    expect(v2.sections.ADOPT).toEqual([]);
+    expect(v2.sections.INIT.some((s) => s.step === "AWAIT_ADOPT")).toBe(false);
+    expect(Number(v2.sections.STAGE1.find((s) => s.step === "UNSHARE")!.args[0]) & CLONE.NEWCGROUP).toBe(CLONE.NEWCGROUP);
+
+    // no cgroups (rootless without a delegated subtree): nothing to adopt or wait for
+    const none = compilePlan(defaultSpec(), opts());
+    expect(none.sections.ADOPT).toEqual([]);
+    expect(none.sections.INIT.some((s) => s.step === "AWAIT_ADOPT")).toBe(false);
+  });
+
   test("the encoding starts with its length and the magic", () => {
     const bytes = encodePlan(compilePlan(defaultSpec(), opts()));
     const dv = new DataView(bytes.buffer);

@@ -145,6 +145,8 @@ export const Step = {
   ADOPT_CGROUP: 57,
   /** wait until stage 0 has run the ADOPT section (no arguments) */
   AWAIT_ADOPT: 58,
+  /** clone stage 1 straight into this cgroup v2 directory (clone3 CLONE_INTO_CGROUP; a cgroup.procs write where the kernel lacks it) (dir) */
+  CLONE_INTO_CGROUP: 59,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -208,6 +210,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   LANDLOCK_RESTRICT: [],
   ADOPT_CGROUP: ["procsPath"],
   AWAIT_ADOPT: [],
+  CLONE_INTO_CGROUP: ["dir"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

@@ -1,10 +1,11 @@
 // Runs the cgroup integration suite in the lab's cgroup-v2-only guest, so the v2 driver, its
-// limits, freeze, OOM events and the eBPF device filter are proven on a real v2 kernel even
+// limits, freeze, OOM events, the eBPF device filter and containers cloned into their cgroup
+// (CLONE_INTO_CGROUP) are proven on a real v2 kernel even
 // though this host is hybrid. Skipped, with the reason printed, where the lab cannot run.
 import { expect, test } from "bun:test";
 import { labUnavailable, runInLab } from "./lab.ts";
 
-const GUEST_TESTS = ["./src/cgroups/manager_root_test.ts", "./src/cgroups/v2_root_test.ts"];
+const GUEST_TESTS = ["./src/cgroups/manager_root_test.ts", "./src/cgroups/v2_root_test.ts", "./src/runtime/cgroup_v2_run_test.ts"];
 const why = labUnavailable();
 if (why) console.log(`skipping the cgroup v2 lab: ${why}`);
 
@@ -21,6 +22,7 @@ if (why) console.log(`skipping the cgroup v2 lab: ${why}`);
     console.log(`lab (${r.accel}, ${r.seconds.toFixed(1)} s): status ${r.status}\n${summary}`);
     if (r.status !== 0) console.log(r.output);
     expect(r.output).toContain("cgroups on this host (v2)");
+    expect(r.output).toContain("containers on cgroup v2 >");
     expect(r.status).toBe(0);
   },
   1_000_000,
