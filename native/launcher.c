@@ -103,8 +103,6 @@ static int chan_fd = -1;     /* stage 0 <-> stage 1/2 */
 static int fifo_fd = -1;     /* exec fifo, O_PATH */
 static pid_t child_pid = -1; /* stage 0: stage 1's pid; then the init's */
 static pid_t init_pid = -1;
-static pid_t adopt_pid = -1;  /* whom ADOPT moves: stage 1, then the init */
-static int adopt_stage1;      /* the first, best-effort run of ADOPT */
 static char *hook_state;     /* last SYNC reply: the state JSON for hooks */
 static uint32_t hook_state_len;
 static char exec_path[PATH_MAX];
@@ -1091,43 +1089,17 @@ static void run_step(const struct step *st)
 {
 	char target[64];
 	switch (st->tag) {
-	case STEP_JOIN_CGROUP: {
-		char pid[24];
-		int n = snprintf(pid, sizeof pid, "%d", getpid());
-		write_file(S(st, 0), pid, (size_t)n, 0);
+	case STEP_JOIN_CGROUP:
+		/* "0" is the calling thread: no threadgroup lock, so no RCU grace period (the
+		 * launcher is single-threaded, so this moves the whole process) */
+		write_file(S(st, 0), "0", 1, 0);
 		break;
-	}
 	case STEP_CLONE_INTO_CGROUP:
 		clone_cgroup_fd = open(S(st, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (clone_cgroup_fd < 0)
 			fail(errno, "open cgroup %s", S(st, 0));
 		clone_cgroup_dir = S(st, 0);
 		break;
-	case STEP_ADOPT_CGROUP: {
-		char pid[24];
-		int n = snprintf(pid, sizeof pid, "%d", adopt_pid);
-		if (adopt_stage1) {
-			/* only to start the grace period early: stage 1 may be gone already */
-			int fd = open(S(st, 0), O_WRONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				if (write(fd, pid, (size_t)n) < 0) {
-					/* the init's adoption reports errors */
-				}
-				close(fd);
-			}
-		} else {
-			write_file(S(st, 0), pid, (size_t)n, 0);
-		}
-		break;
-	}
-	case STEP_AWAIT_ADOPT: {
-		uint32_t type;
-		char *payload;
-		if (recv_msg(chan_fd, &type, &payload, NULL) < 0 || type != MSG_ACK)
-			_exit(1); /* stage 0 failed (and reported) or went away */
-		free(payload);
-		break;
-	}
 	case STEP_SETNS: {
 		int fd = open(S(st, 0), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -1543,14 +1515,6 @@ static int relay(int foreground)
 			waitpid(child_pid, NULL, 0); /* stage 1 exits after reporting */
 			child_pid = -1;
 			send_msg(sync_fd, MSG_PID, payload, len);
-			if (sections[SECTION_ADOPT].nsteps > 0) {
-				/* the init ran its first steps meanwhile, up to AWAIT_ADOPT */
-				adopt_pid = init_pid;
-				adopt_stage1 = 0;
-				run_section(SECTION_ADOPT);
-				if (send_msg(chan_fd, MSG_ACK, NULL, 0) < 0)
-					fail(errno, "release the adopted init");
-			}
 			break;
 		case MSG_ERROR:
 			send_msg(sync_fd, MSG_ERROR, payload, len);
@@ -1829,12 +1793,6 @@ int main(int argc, char **argv)
 	run_section(SECTION_PARENT);
 	if (send_msg(chan_fd, MSG_ACK, NULL, 0) < 0)
 		fail(errno, "start stage 1");
-	if (sections[SECTION_ADOPT].nsteps > 0) {
-		/* stage 1 unshares meanwhile */
-		adopt_pid = child_pid;
-		adopt_stage1 = 1;
-		run_section(SECTION_ADOPT);
-	}
 	/* Messages from stage 1 and 2 arrive on chan; errors from them are relayed. */
 	return relay(foreground);
 }

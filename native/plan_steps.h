@@ -9,11 +9,10 @@
 #define SECTION_PARENT 1
 #define SECTION_STAGE1 2
 #define SECTION_INIT 3
-#define SECTION_ADOPT 4
 
-#define SECTION_COUNT 5
+#define SECTION_COUNT 4
 
-#define STEP_JOIN_CGROUP 1 /* procsPath */
+#define STEP_JOIN_CGROUP 1 /* tasksPath */
 #define STEP_SETNS 2 /* path, nstype */
 #define STEP_WRITE_FILE 3 /* path, content */
 #define STEP_OPEN_EXEC_FIFO 4 /* path */
@@ -69,10 +68,8 @@
 #define STEP_LANDLOCK_RULESET 54 /* handledFs */
 #define STEP_LANDLOCK_RULE 55 /* path, access */
 #define STEP_LANDLOCK_RESTRICT 56 /* no arguments */
-#define STEP_ADOPT_CGROUP 57 /* procsPath */
-#define STEP_AWAIT_ADOPT 58 /* no arguments */
-#define STEP_CLONE_INTO_CGROUP 59 /* dir */
-#define STEP_MAX 59
+#define STEP_CLONE_INTO_CGROUP 57 /* dir */
+#define STEP_MAX 57
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -131,9 +128,7 @@ static const char *const step_names[] = {
   [54] = "LANDLOCK_RULESET",
   [55] = "LANDLOCK_RULE",
   [56] = "LANDLOCK_RESTRICT",
-  [57] = "ADOPT_CGROUP",
-  [58] = "AWAIT_ADOPT",
-  [59] = "CLONE_INTO_CGROUP",
+  [57] = "CLONE_INTO_CGROUP",
 };
 
 #define ARG_INT 0

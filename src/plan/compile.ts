@@ -56,12 +56,11 @@ export interface CompileOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
-  /** cgroup.procs files the launcher joins before creating namespaces */
-  cgroupProcsFiles?: string[];
   /**
    * The container's own cgroup directories on the host, keyed by controller ("memory",
-   * "name=systemd", "unified"): without a cgroup namespace a v1 "cgroup" mount binds these,
-   * as runc does, instead of showing the host's whole hierarchy.
+   * "name=systemd", "unified"): the launcher joins them before it creates namespaces, and
+   * without a cgroup namespace a v1 "cgroup" mount binds these, as runc does, instead of
+   * showing the host's whole hierarchy.
    */
   cgroupDirs?: Record<string, string>;
   /** a compiled seccomp filter, when linux.seccomp is set */
@@ -136,7 +135,7 @@ const DEV_SYMLINKS: [string, string][] = [
 ];
 
 export class Builder {
-  readonly sections: Record<SectionName, PlanStep[]> = { PRE: [], PARENT: [], STAGE1: [], INIT: [], ADOPT: [] };
+  readonly sections: Record<SectionName, PlanStep[]> = { PRE: [], PARENT: [], STAGE1: [], INIT: [] };
   add(section: SectionName, step: StepName, args: PlanArg[], origin: string) {
     this.sections[section].push({ step, args, origin });
   }
@@ -184,20 +183,8 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   const rootfs = opts.rootfs;
   if (!newMount) throw new PlanError("linux.namespaces", `a new mount namespace is required for a private root filesystem (add {"type":"mount"})`);
 
-  // ---- stage 0 after it released stage 1, and again for the init: their cgroups ----
-  // The first attach of a start waits one RCU grace period (≈10 ms, cgroup_threadgroup_rwsem,
-  // held with cgroup_mutex): stage 0 pays it moving stage 1, while stage 1 unshares and the
-  // init does its first, cgroup-independent steps (as runc's parent applies cgroups while its
-  // child boots); moving the init afterwards is quick. See placeAwaitAdopt.
-  // On a cgroup v2 host nothing has to move: stage 1 is cloned into the cgroup
-  // (CLONE_INTO_CGROUP), which takes no write lock and so waits for no grace period.
-  const procsFiles = opts.cgroupProcsFiles ?? [];
-  const v2Dir = opts.host.cgroupLayout === "v2" && procsFiles.length === 1 ? procsFiles[0]!.replace(/\/cgroup\.procs$/, "") : undefined;
-  const adopt = procsFiles.length > 0 && v2Dir === undefined;
-  if (v2Dir !== undefined) b.add("PRE", "CLONE_INTO_CGROUP", [v2Dir], "linux.cgroupsPath");
-  if (adopt) for (const file of procsFiles) b.add("ADOPT", "ADOPT_CGROUP", [file], "linux.cgroupsPath");
-
   // ---- stage 0, before the clone ----
+  addCgroupJoinSteps(b, opts.cgroupDirs ?? {}, "linux.cgroupsPath");
   const userNs = namespaces.get("user");
   if (userNs?.path) b.add("PRE", "SETNS", [userNs.path, CLONE.NEWUSER], "linux.namespaces[user].path");
   if (process.oomScoreAdj !== undefined)
@@ -235,9 +222,6 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   let unshareFlags = 0;
   for (const t of ["mount", "uts", "ipc", "network", "pid", "cgroup", "time"] as NamespaceType[])
     if (isNew(t)) unshareFlags |= NAMESPACE_FLAGS[t];
-  // A new cgroup namespace is rooted where its creator is: the init makes it once adopted.
-  const lateCgroupNs = adopt && isNew("cgroup");
-  if (lateCgroupNs) unshareFlags &= ~CLONE.NEWCGROUP;
   if (unshareFlags) b.add("STAGE1", "UNSHARE", [unshareFlags], "linux.namespaces");
   if (linux.timeOffsets) {
     const lines = Object.entries(linux.timeOffsets)
@@ -319,35 +303,20 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   if (seccompStep && nnp) seccompStep();
   addExecStep(b, process);
 
-  if (adopt) placeAwaitAdopt(b.sections.INIT, cgroupMountOrigins(mounts), lateCgroupNs);
   return { cloneFlags, sections: b.sections, syncs };
 }
 
-/** Steps the init may run before it is in its cgroups: mounts that don't show cgroups. */
-const BEFORE_ADOPT = new Set<StepName>([
-  "DUMPABLE", "SETSID", "LOOPBACK_UP", "MOUNT", "MOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "MOUNT_COPYUP_IN_ROOT",
-  "MOVE_MOUNT_IN_ROOT", "MKNOD_IN_ROOT", "SYMLINK_IN_ROOT", "MKDIR_IN_ROOT",
-]);
-
-function cgroupMountOrigins(mounts: Mount[]): Set<string> {
-  const out = new Set<string>();
-  mounts.forEach((m, i) => {
-    if (m.type === "cgroup" || m.type === "cgroup2") out.add(`mounts[${i}]`);
-  });
-  return out;
-}
-
 /**
- * The init waits for its adoption (AWAIT_ADOPT) before the first step that needs it: a cgroup
- * mount, a hook or sync, pivot_root, anything that drops privileges, and at the latest before
- * it execs. Then it creates its cgroup namespace, which is rooted at the cgroup it is in.
+ * Into the container's cgroups before stage 1 is cloned (so every later process is born in
+ * them, and a new cgroup namespace is rooted there), without the ≈10 ms RCU grace period a
+ * pid written to cgroup.procs costs (cgroup_threadgroup_rwsem): stage 0, single-threaded,
+ * moves itself into each v1 hierarchy through its tasks file, and stage 1 is cloned straight
+ * into the cgroup v2 directory (CLONE_INTO_CGROUP). Shared by create and exec.
  */
-function placeAwaitAdopt(init: PlanStep[], cgroupMounts: Set<string>, cgroupNs: boolean): void {
-  let at = init.findIndex((s) => !BEFORE_ADOPT.has(s.step) || cgroupMounts.has(s.origin));
-  if (at < 0) at = init.length;
-  const steps: PlanStep[] = [{ step: "AWAIT_ADOPT", args: [], origin: "linux.cgroupsPath" }];
-  if (cgroupNs) steps.push({ step: "UNSHARE", args: [CLONE.NEWCGROUP], origin: "linux.namespaces[cgroup]" });
-  init.splice(at, 0, ...steps);
+export function addCgroupJoinSteps(b: Builder, dirs: Record<string, string>, origin: string) {
+  const v1 = new Set(Object.entries(dirs).filter(([key]) => key !== "unified").map(([, dir]) => dir));
+  for (const dir of v1) b.add("PRE", "JOIN_CGROUP", [`${dir}/tasks`], origin);
+  if (dirs.unified !== undefined) b.add("PRE", "CLONE_INTO_CGROUP", [dirs.unified], origin);
 }
 
 /**

@@ -44,37 +44,28 @@ describe("compilePlan", () => {
       { destination: "/etc/f", source: "/host/file", options: ["bind"] },
     );
     s.hooks = { createContainer: [{ path: "/hook", args: ["hook", "x"], env: ["A=1"], timeout: 3 }], startContainer: [{ path: "/s" }] };
-    const plan = compilePlan(s, opts({ noPivot: true, noNewKeyring: true, preserveFds: 2, cgroupProcsFiles: ["/sys/fs/cgroup/memory/x/cgroup.procs"], seccomp: { flags: 0, program: new Uint8Array(16) } }));
+    const plan = compilePlan(s, opts({ noPivot: true, noNewKeyring: true, preserveFds: 2, cgroupDirs: { memory: "/sys/fs/cgroup/memory/x", cpu: "/sys/fs/cgroup/cpu,cpuacct/x", cpuacct: "/sys/fs/cgroup/cpu,cpuacct/x", unified: "/sys/fs/cgroup/unified/x" }, seccomp: { flags: 0, program: new Uint8Array(16) } }));
     expect(plan.cloneFlags).toBe(CLONE.NEWUSER);
     expect(plan.syncs).toEqual(["createRuntime"]);
     golden("userns", renderPlan(plan));
   });
 
-  test("cgroups: adopted by stage 0 on v1/hybrid (cgroup namespace made after), cloned into on v2", () => {
-    const hybridFiles = ["/sys/fs/cgroup/memory/c1/cgroup.procs", "/sys/fs/cgroup/unified/c1/cgroup.procs"];
-    const hybrid = compilePlan(defaultSpec(), opts({ cgroupProcsFiles: hybridFiles }));
-    expect(hybrid.sections.ADOPT.map((s) => s.args[0])).toEqual(hybridFiles);
-    expect(hybrid.sections.PRE.some((s) => s.step === "CLONE_INTO_CGROUP" || s.step === "JOIN_CGROUP")).toBe(false);
-    const unshare = hybrid.sections.STAGE1.find((s) => s.step === "UNSHARE")!;
-    expect(Number(unshare.args[0]) & CLONE.NEWCGROUP).toBe(0);
-    const init = hybrid.sections.INIT.map((s) => s.step);
-    const wait = init.indexOf("AWAIT_ADOPT");
-    expect(init[wait + 1]).toBe("UNSHARE");
-    // before the first cgroup mount, after the mounts that don't show cgroups
-    const firstCgroupMount = hybrid.sections.INIT.findIndex((s) => s.origin === "mounts[6]");
-    expect(wait).toBe(firstCgroupMount - 2);
-    expect(init.slice(0, wait).every((s) => s.includes("MOUNT") || ["DUMPABLE", "SETSID", "LOOPBACK_UP"].includes(s))).toBe(true);
+  test("cgroups: stage 0 moves itself through v1 tasks files and clones stage 1 into the v2 directory", () => {
+    const hybrid = compilePlan(defaultSpec(), opts({ cgroupDirs: { memory: "/cg/memory/c1", cpu: "/cg/cpu,cpuacct/c1", cpuacct: "/cg/cpu,cpuacct/c1", unified: "/cg/unified/c1" } }));
+    const pre = hybrid.sections.PRE.filter((s) => s.step === "JOIN_CGROUP" || s.step === "CLONE_INTO_CGROUP");
+    // co-mounted controllers share a directory: joined once; all before the clone, the namespace is made by stage 1
+    expect(pre.map((s) => [s.step, s.args[0]])).toEqual([
+      ["JOIN_CGROUP", "/cg/memory/c1/tasks"],
+      ["JOIN_CGROUP", "/cg/cpu,cpuacct/c1/tasks"],
+      ["CLONE_INTO_CGROUP", "/cg/unified/c1"],
+    ]);
+    expect(Number(hybrid.sections.STAGE1.find((s) => s.step === "UNSHARE")!.args[0]) & CLONE.NEWCGROUP).toBe(CLONE.NEWCGROUP);
 
-    const v2 = compilePlan(defaultSpec(), opts({ cgroupProcsFiles: ["/sys/fs/cgroup/c1/cgroup.procs"], host: { ...opts().host, cgroupLayout: "v2", cgroupV1Hierarchies: [] } }));
-    expect(v2.sections.PRE.find((s) => s.step === "CLONE_INTO_CGROUP")?.args).toEqual(["/sys/fs/cgroup/c1"]);
-    expect(v2.sections.ADOPT).toEqual([]);
-    expect(v2.sections.INIT.some((s) => s.step === "AWAIT_ADOPT")).toBe(false);
-    expect(Number(v2.sections.STAGE1.find((s) => s.step === "UNSHARE")!.args[0]) & CLONE.NEWCGROUP).toBe(CLONE.NEWCGROUP);
+    const v2 = compilePlan(defaultSpec(), opts({ cgroupDirs: { unified: "/sys/fs/cgroup/c1" }, host: { ...opts().host, cgroupLayout: "v2", cgroupV1Hierarchies: [] } }));
+    expect(v2.sections.PRE.filter((s) => s.step === "JOIN_CGROUP" || s.step === "CLONE_INTO_CGROUP").map((s) => [s.step, s.args[0]])).toEqual([["CLONE_INTO_CGROUP", "/sys/fs/cgroup/c1"]]);
 
-    // no cgroups (rootless without a delegated subtree): nothing to adopt or wait for
-    const none = compilePlan(defaultSpec(), opts());
-    expect(none.sections.ADOPT).toEqual([]);
-    expect(none.sections.INIT.some((s) => s.step === "AWAIT_ADOPT")).toBe(false);
+    // no cgroups (rootless without a delegated subtree): nothing to join
+    expect(compilePlan(defaultSpec(), opts()).sections.PRE.some((s) => s.step === "JOIN_CGROUP" || s.step === "CLONE_INTO_CGROUP")).toBe(false);
   });
 
   test("the encoding starts with its length and the magic", () => {

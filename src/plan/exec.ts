@@ -8,7 +8,7 @@ import type { NamespaceType, Process } from "../oci/types.ts";
 import type { LandlockPolicy } from "../oci/landlock.ts";
 import { LANDLOCK_ANNOTATION } from "../oci/landlock.ts";
 import {
-  addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLandlockRuleset, addListenerConnect, addListenerState, addLookupStep, Builder,
+  addCgroupJoinSteps, addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLandlockRuleset, addListenerConnect, addListenerState, addLookupStep, Builder,
   NAMESPACE_FLAGS, SECCOMP_LISTENER_SYNC, type ConsoleTarget, type LaunchPlan, type SeccompPlan,
 } from "./compile.ts";
 
@@ -17,7 +17,8 @@ export interface ExecOptions {
   initPid: number;
   /** namespaces to join: those the container doesn't share with the runtime's host */
   namespaces: NamespaceType[];
-  cgroupProcsFiles: string[];
+  /** the container's cgroup directories (record.paths), joined as create joins them */
+  cgroupDirs: Record<string, string>;
   preserveFds?: number;
   seccomp?: SeccompPlan;
   /** the container's org.isola.landlock policy: exec'd processes get it too */
@@ -41,7 +42,7 @@ const NS_FILE: Record<NamespaceType, string> = {
 export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   const b = new Builder();
   const ns = (t: NamespaceType) => `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
-  for (const f of opts.cgroupProcsFiles) b.add("PRE", "JOIN_CGROUP", [f], "cgroup");
+  addCgroupJoinSteps(b, opts.cgroupDirs, "cgroup");
   if (opts.namespaces.includes("user")) b.add("PRE", "SETNS", [ns("user"), NAMESPACE_FLAGS.user], "user namespace");
   if (proc.oomScoreAdj !== undefined) b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)], "process.oomScoreAdj");
   addConsoleConnect(b, proc.terminal === true, opts.console);

@@ -42,7 +42,7 @@ describe("security steps in the plans", () => {
 
   test("exec: not dumpable from stage 1 on, listener and Landlock as for create", () => {
     const spec = defaultSpec();
-    const plan = compileExecPlan({ ...spec.process!, terminal: false, noNewPrivileges: true }, { initPid: 42, namespaces: ["pid", "mount"], cgroupProcsFiles: [], seccomp, landlock });
+    const plan = compileExecPlan({ ...spec.process!, terminal: false, noNewPrivileges: true }, { initPid: 42, namespaces: ["pid", "mount"], cgroupDirs: {}, seccomp, landlock });
     expect(steps(plan, "STAGE1")[0]).toBe("DUMPABLE");
     expect(steps(plan, "PRE")).toContain("SECCOMP_LISTENER_CONNECT");
     const init = steps(plan, "INIT");

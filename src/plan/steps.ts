@@ -3,15 +3,11 @@
  * source of truth: `native/plan_steps.h` is generated from it (scripts/gen-header.ts)
  * and a test fails when the two drift apart.
  *
- * A plan has five sections, run by the launcher's fixed process skeleton:
+ * A plan has four sections, run by the launcher's fixed process skeleton:
  *   PRE    stage 0 (the launcher itself, host context) before it clones stage 1
  *   PARENT stage 0 after the clone (e.g. writing the child's id maps)
  *   STAGE1 stage 1: joins and unshares namespaces, then forks stage 2
  *   INIT   stage 2: the container's init, from mounts to exec
- *   ADOPT  stage 0, twice: right after it releases stage 1 (moving stage 1 into the
- *          container's cgroups, so the first attach's RCU grace period passes while stage 1
- *          unshares; errors ignored), then once the init's pid is known (moving the init,
- *          errors reported); the init's AWAIT_ADOPT waits for the end of the second run
  * Steps run in order; each names its arguments in `STEP_ARGS` (documentation and
  * the encoder's arity check).
  */
@@ -24,12 +20,15 @@ export const Section = {
   PARENT: 1,
   STAGE1: 2,
   INIT: 3,
-  ADOPT: 4,
 } as const;
 export type SectionName = keyof typeof Section;
 
 export const Step = {
-  /** write our pid to a cgroup.procs file (path) */
+  /**
+   * move into a cgroup v1 directory: write "0" (the calling thread, the launcher's only one)
+   * to its tasks file. Unlike a pid in cgroup.procs this takes no threadgroup lock, so it does
+   * not wait for an RCU grace period (≈10 ms) (tasksPath)
+   */
   JOIN_CGROUP: 1,
   /** setns(open(path), nstype) */
   SETNS: 2,
@@ -141,18 +140,14 @@ export const Step = {
   LANDLOCK_RULE: 55,
   /** landlock_restrict_self with the ruleset, then close it (no arguments) */
   LANDLOCK_RESTRICT: 56,
-  /** write the pid being adopted (stage 1's, then the init's) to a cgroup.procs file (procsPath) */
-  ADOPT_CGROUP: 57,
-  /** wait until stage 0 has run the ADOPT section (no arguments) */
-  AWAIT_ADOPT: 58,
   /** clone stage 1 straight into this cgroup v2 directory (clone3 CLONE_INTO_CGROUP; a cgroup.procs write where the kernel lacks it) (dir) */
-  CLONE_INTO_CGROUP: 59,
+  CLONE_INTO_CGROUP: 57,
 } as const;
 export type StepName = keyof typeof Step;
 
 /** Argument names per step, in order; "..." marks a variadic tail. */
 export const STEP_ARGS: Record<StepName, readonly string[]> = {
-  JOIN_CGROUP: ["procsPath"],
+  JOIN_CGROUP: ["tasksPath"],
   SETNS: ["path", "nstype"],
   WRITE_FILE: ["path", "content"],
   OPEN_EXEC_FIFO: ["path"],
@@ -208,8 +203,6 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   LANDLOCK_RULESET: ["handledFs"],
   LANDLOCK_RULE: ["path", "access"],
   LANDLOCK_RESTRICT: [],
-  ADOPT_CGROUP: ["procsPath"],
-  AWAIT_ADOPT: [],
   CLONE_INTO_CGROUP: ["dir"],
 };
 

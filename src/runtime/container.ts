@@ -169,7 +169,6 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
       noPivot: opts.noPivot ?? false,
       noNewKeyring: opts.noNewKeyring ?? false,
       preserveFds: opts.preserveFds ?? 0,
-      cgroupProcsFiles: cgroups?.procsFiles ?? [],
       ...(cgroups ? { cgroupDirs: cgroups.record.paths } : {}),
       host: facts,
       ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),

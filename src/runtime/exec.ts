@@ -136,7 +136,7 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),
-    cgroupProcsFiles: cg ? Object.values(cg.record.paths).map((dir) => `${dir}/cgroup.procs`) : [],
+    cgroupDirs: cg?.record.paths ?? {},
     preserveFds: req.preserveFds ?? 0,
     ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),
     ...(landlock ? { landlock } : {}),
