@@ -83,6 +83,22 @@ export class Runtime {
   }
 }
 
+/**
+ * The cgroup directories a container with a default (relative) cgroupsPath would have, that
+ * exist: one per hierarchy of the caller, under its own cgroup (leftover detection).
+ */
+export function containerCgroupDirs(id: string): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+    const [, controllers, rel] = line.split(":") as [string, string, string];
+    const v2 = fs.existsSync("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+    const mount = controllers === "" ? v2 : `/sys/fs/cgroup/${controllers.replace(/^name=/, "")}`;
+    const dir = `${mount}${rel === "/" ? "" : rel}/isola-runtime/${id}`;
+    if (fs.existsSync(dir)) out.push(dir);
+  }
+  return out;
+}
+
 /** Lines of the host's mountinfo that mention a path (leftover detection). */
 export function hostMountsUnder(p: string): string[] {
   return fs

@@ -3,14 +3,14 @@
  * isola-runtime, runc and crun, interleaved in one invocation; prints each
  * median and the ratio to runc. Usage: bun bench/lifecycle/run.ts [rounds] [gap-ms]
  *
- * Runs are spaced by a pause (default 60 ms). Every runtime's first write to a
+ * Runs are spaced by a pause (default 60 ms). A runtime's first write of a pid to a
  * cgroup.procs file waits one RCU grace period (≈10–14 ms here; the kernel's
- * cgroup_threadgroup_rwsem), unless another attach happened within about one grace
- * period before it. Back to back, a runtime that attaches early in its run (runc:
- * Go starts fast) skips that wait after one that attached late (isola), so the
- * follower's number says more about its predecessor than about itself; measured
- * here, runc right after isola 24 ms, runc alone 34 ms. The pause makes every run
- * pay it, as a container started on its own does. `gap-ms` 0 shows back to back.
+ * cgroup_threadgroup_rwsem), unless another such write happened within about one grace
+ * period before it. Back to back, the follower's number then says more about its
+ * predecessor than about itself (measured while isola still paid it too: runc right
+ * after isola 24 ms, runc alone 34 ms). The pause makes every run start as a container
+ * started on its own does. `gap-ms` 0 shows back to back. (isola no longer writes
+ * cgroup.procs on start: docs/design.md, "Where the start-up time goes".)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

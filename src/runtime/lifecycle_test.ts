@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { hostMountsUnder, isRoot, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
+import { containerCgroupDirs, hostMountsUnder, isRoot, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const rt = new Runtime();
@@ -36,6 +36,7 @@ const state = (id: string) => JSON.parse(rt.run(["state", id]).stdout) as Record
 function expectNothingLeft(id: string, pid?: number) {
   expect(fs.existsSync(path.join(rt.root, id))).toBe(false);
   expect(hostMountsUnder(bundle)).toEqual([]);
+  expect(containerCgroupDirs(id)).toEqual([]);
   if (pid) expect(waitFor(() => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"))).toBe(true);
 }
 
@@ -312,5 +313,34 @@ describe.skipIf(!isRoot)("bad input and faults leave nothing behind", () => {
     await p.exited;
     expect(rt.run(["delete", "--force", id]).code).toBe(0);
     expectNothingLeft(id, pid);
+  });
+
+  test("killed after its cgroups exist but before the init does: delete --force finds and removes them", async () => {
+    // stage 1 blocks opening a namespace "path" that is a fifo nobody writes: the launcher
+    // sits in the container's cgroups and no pid was ever reported
+    const fifo = path.join(scratch, `ns-${process.pid}.fifo`);
+    Bun.spawnSync(["mkfifo", fifo]);
+    configure((s) => {
+      s.process!.args = ["true"];
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === "network" ? { type: "network", path: fifo } : n));
+    });
+    const id = uniqueId("midcg");
+    const p = Bun.spawn(rt.argv(["create", "-b", bundle, id]), { stdout: "ignore", stderr: "ignore" });
+    try {
+      expect(waitFor(() => containerCgroupDirs(id).length > 0 && fs.readFileSync(`${containerCgroupDirs(id)[0]}/cgroup.procs`, "utf8").trim() !== "")).toBe(true);
+      p.kill(9);
+      await p.exited;
+      expect(JSON.parse(fs.readFileSync(path.join(rt.root, id, "state.json"), "utf8")).pid).toBe(0);
+      const stuck = fs.readFileSync(`${containerCgroupDirs(id)[0]}/cgroup.procs`, "utf8").trim().split("\n").map(Number);
+      expect(stuck.length).toBeGreaterThan(0);
+      const d = rt.run(["delete", "--force", id]);
+      expect(d.stderr).toBe("");
+      expect(d.code).toBe(0);
+      expectNothingLeft(id);
+      for (const pid of stuck) expect(waitFor(() => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z"))).toBe(true);
+    } finally {
+      if (p.exitCode === null) p.kill(9);
+      fs.rmSync(fifo, { force: true });
+    }
   });
 });
