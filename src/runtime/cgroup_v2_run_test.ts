@@ -22,9 +22,8 @@ beforeAll(() => {
   base = readSpec(bundle);
 });
 afterAll(() => {
-  if (why) return;
   rt.cleanup();
-  fs.rmSync(bundle, { recursive: true, force: true });
+  if (bundle) fs.rmSync(bundle, { recursive: true, force: true });
 });
 
 describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
