@@ -9,6 +9,7 @@ import { parseProcCgroup, resolveCgroupPath, UNIFIED } from "./paths.ts";
 import { emptyStats, parsePsi, readerOf, type Reader, type Stats } from "./stats.ts";
 import { validateResources } from "./validate.ts";
 import { watchOomFile } from "./oom.ts";
+import { watchOomEventfd } from "./v1/oom_eventfd.ts";
 import { effectiveDeviceRules, type DeviceRule } from "./devices.ts";
 import { hugepageSizes, hugetlbStats } from "./v1/hugetlb.ts";
 import { inheritWrites } from "./v1/cpuset.ts";
@@ -445,7 +446,13 @@ class Manager implements CgroupManager {
 
   watchOom(record: CgroupRecord, onOom: () => void): () => void {
     const mem = record.paths.memory;
-    if (mem !== undefined) return watchOomFile(`${mem}/memory.oom_control`, false, onOom);
+    if (mem !== undefined) {
+      try {
+        return watchOomEventfd(mem, onOom);
+      } catch {
+        return watchOomFile(`${mem}/memory.oom_control`, false, onOom); // no eventfd: poll the counters
+      }
+    }
     const u = record.paths[UNIFIED];
     if (u !== undefined && exists(`${u}/memory.events`)) return watchOomFile(`${u}/memory.events`, true, onOom);
     return () => {};

@@ -8,6 +8,7 @@ import { openCgroupManager, type CgroupManager, type CgroupRecord } from "./mana
 import { CgroupError } from "./resources.ts";
 import { attachDeviceRules, attachedDevicePrograms, deviceHelperPath } from "./v2/devices.ts";
 import { effectiveDeviceRules } from "./devices.ts";
+import { watchOomEventfd } from "./v1/oom_eventfd.ts";
 
 const isRoot = process.getuid?.() === 0 && fs.existsSync("/sys/fs/cgroup");
 const run = isRoot ? describe : describe.skip;
@@ -141,6 +142,39 @@ run(`cgroups on this host (${m?.layout})`, () => {
         stop();
       }
     });
+  });
+
+  (m?.layout === "v2" ? test.skip : test)("v1: OOM notifications come through an eventfd (cgroup.event_control); stop wakes and closes it", async () => {
+    const limit = 32 << 20;
+    await withCgroup({ memory: { limit, swap: limit } }, async (rec, procs, started) => {
+      const fdsBefore = fs.readdirSync("/proc/self/fd").length;
+      let ooms = 0;
+      const stop = watchOomEventfd(rec.paths.memory!, () => ooms++);
+      // registered: our fds now include an anonymous eventfd
+      const links = fs.readdirSync("/proc/self/fd").map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      });
+      expect(links).toContain("anon_inode:[eventfd]");
+      try {
+        const p = new InCgroup(procs, "exec dd if=/dev/zero of=/dev/null bs=128M count=1");
+        started.push(p);
+        await p.ready();
+        await p.proc.exited;
+        expect(p.proc.signalCode).toBe("SIGKILL");
+        for (let i = 0; i < 100 && ooms === 0; i++) await sleep(20);
+        expect(ooms).toBeGreaterThanOrEqual(1);
+      } finally {
+        stop();
+      }
+      for (let i = 0; i < 100 && fs.readdirSync("/proc/self/fd").length > fdsBefore; i++) await sleep(10);
+      expect(fs.readdirSync("/proc/self/fd").length).toBe(fdsBefore);
+    });
+    // a registration on a cgroup that doesn't exist fails, so the manager falls back to polling
+    expect(() => watchOomEventfd(`/sys/fs/cgroup/memory/${TAG}-missing`, () => {})).toThrow();
   });
 
   test("pids: forks past pids.max fail inside the cgroup", async () => {

@@ -1,6 +1,6 @@
-// OOM notifications without a native helper: the kernel's OOM-kill counters are polled
-// (memory.oom_control's "oom_kill" on v1, memory.events' "oom_kill" on v2) and, on v2,
-// inotify on memory.events wakes us up as soon as the kernel changes it.
+// OOM notifications from the kernel's OOM-kill counters (memory.events' "oom_kill" on v2,
+// with inotify on memory.events waking us up as soon as the kernel changes it; on v1 the
+// fallback when no eventfd can be registered: v1/oom_eventfd.ts), polled as well.
 import * as fs from "node:fs";
 import { parseKeyValues } from "./convert.ts";
 import { tryRead } from "./io.ts";
