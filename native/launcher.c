@@ -94,6 +94,7 @@ struct section {
 static struct section sections[SECTION_COUNT];
 static uint64_t clone_flags;
 static int clone_cgroup_fd = -1;     /* CLONE_INTO_CGROUP target (cgroup v2 directory) */
+static int parent_on_request;        /* PARENT runs when stage 1 asks (REQUEST_PARENT) */
 static const char *clone_cgroup_dir;
 
 /* ---------- process-wide state ---------- */
@@ -1094,6 +1095,20 @@ static void run_step(const struct step *st)
 		 * launcher is single-threaded, so this moves the whole process) */
 		write_file(S(st, 0), "0", 1, 0);
 		break;
+	case STEP_PARENT_ON_REQUEST:
+		parent_on_request = 1;
+		break;
+	case STEP_REQUEST_PARENT: {
+		/* stage 1: stage 0 writes the maps of the user namespace we just made */
+		if (send_msg(chan_fd, MSG_RUN_PARENT, NULL, 0) < 0)
+			fail(errno, "ask stage 0 for the id maps");
+		uint32_t type;
+		char *payload;
+		if (recv_msg(chan_fd, &type, &payload, NULL) < 0 || type != MSG_ACK)
+			_exit(1); /* stage 0 failed (and reported) */
+		free(payload);
+		break;
+	}
 	case STEP_CLONE_INTO_CGROUP:
 		clone_cgroup_fd = open(S(st, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (clone_cgroup_fd < 0)
@@ -1516,6 +1531,11 @@ static int relay(int foreground)
 			child_pid = -1;
 			send_msg(sync_fd, MSG_PID, payload, len);
 			break;
+		case MSG_RUN_PARENT:
+			run_section(SECTION_PARENT);
+			if (send_msg(chan_fd, MSG_ACK, NULL, 0) < 0)
+				fail(errno, "resume stage 1");
+			break;
 		case MSG_ERROR:
 			send_msg(sync_fd, MSG_ERROR, payload, len);
 			kill_children();
@@ -1790,7 +1810,8 @@ int main(int argc, char **argv)
 		listener_fd = -1;
 	}
 	chan_fd = sp[0];
-	run_section(SECTION_PARENT);
+	if (!parent_on_request)
+		run_section(SECTION_PARENT);
 	if (send_msg(chan_fd, MSG_ACK, NULL, 0) < 0)
 		fail(errno, "start stage 1");
 	/* Messages from stage 1 and 2 arrive on chan; errors from them are relayed. */

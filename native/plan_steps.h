@@ -69,7 +69,9 @@
 #define STEP_LANDLOCK_RULE 55 /* path, access */
 #define STEP_LANDLOCK_RESTRICT 56 /* no arguments */
 #define STEP_CLONE_INTO_CGROUP 57 /* dir */
-#define STEP_MAX 57
+#define STEP_PARENT_ON_REQUEST 58 /* no arguments */
+#define STEP_REQUEST_PARENT 59 /* no arguments */
+#define STEP_MAX 59
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -129,6 +131,8 @@ static const char *const step_names[] = {
   [55] = "LANDLOCK_RULE",
   [56] = "LANDLOCK_RESTRICT",
   [57] = "CLONE_INTO_CGROUP",
+  [58] = "PARENT_ON_REQUEST",
+  [59] = "REQUEST_PARENT",
 };
 
 #define ARG_INT 0
@@ -146,5 +150,6 @@ static const char *const step_names[] = {
 #define MSG_ACK 6
 #define MSG_EXIT 7
 #define MSG_ABORT 8
+#define MSG_RUN_PARENT 9
 
 #endif

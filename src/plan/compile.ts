@@ -194,15 +194,31 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   addListenerConnect(b, opts.seccomp);
 
   // ---- stage 0 after the clone: id maps of a new user namespace ----
+  // With namespaces joined by path as well, stage 1 joins them first, while it still has the
+  // privileges of the caller's user namespace that owns them, and only then makes the new
+  // user namespace (unshare) and asks stage 0 for its maps: runc's order. Otherwise the user
+  // namespace comes with the clone.
+  const joinOrder: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
+  const joined = joinOrder.filter((t) => namespaces.get(t)?.path);
+  const lateUser = newUser && joined.length > 0;
   let cloneFlags = 0;
   let setgroupsDenied = false;
   if (newUser) {
-    cloneFlags |= CLONE.NEWUSER;
+    if (lateUser) b.add("PRE", "PARENT_ON_REQUEST", [], "linux.namespaces[user]");
+    else cloneFlags |= CLONE.NEWUSER;
     addIdMap(b, "uid", linux.uidMappings ?? [], opts.host.caller);
     setgroupsDenied = addIdMap(b, "gid", linux.gidMappings ?? [], opts.host.caller);
   }
 
   // ---- stage 1: become root of the new user namespace, join and create the rest ----
+  const addJoins = () => {
+    for (const t of joined) b.add("STAGE1", "SETNS", [namespaces.get(t)!.path!, NAMESPACE_FLAGS[t]], `linux.namespaces[${t}].path`);
+  };
+  if (lateUser) {
+    addJoins();
+    b.add("STAGE1", "UNSHARE", [CLONE.NEWUSER], "linux.namespaces[user]");
+    b.add("STAGE1", "REQUEST_PARENT", [], "linux.uidMappings");
+  }
   if (newUser) {
     const mapsRoot = (maps: { containerID: number; size: number }[] | undefined) =>
       (maps ?? []).some((m) => m.containerID === 0 && m.size > 0);
@@ -214,11 +230,7 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
     b.add("STAGE1", "SETGID", [0], "linux.namespaces[user].path");
     b.add("STAGE1", "SETUID", [0], "linux.namespaces[user].path");
   }
-  const joinOrder: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
-  for (const t of joinOrder) {
-    const ns = namespaces.get(t);
-    if (ns?.path) b.add("STAGE1", "SETNS", [ns.path, NAMESPACE_FLAGS[t]], `linux.namespaces[${t}].path`);
-  }
+  if (!lateUser) addJoins();
   let unshareFlags = 0;
   for (const t of ["mount", "uts", "ipc", "network", "pid", "cgroup", "time"] as NamespaceType[])
     if (isNew(t)) unshareFlags |= NAMESPACE_FLAGS[t];
@@ -245,7 +257,7 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
 
   const mounts = spec.mounts ?? [];
   const idmap: IdmapContext = { steps: [], nextSlot: 0, ...(newUser ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : {}) };
-  mounts.forEach((m, i) => compileMount(b, m, `mounts[${i}]`, opts, { newUser, inUserNs, newCgroup: isNew("cgroup"), newNet: isNew("network"), idmap }));
+  mounts.forEach((m, i) => compileMount(b, m, `mounts[${i}]`, opts, { newUser, inUserNs, newCgroup: isNew("cgroup"), newNet: isNew("network"), foreignIpc: newUser && !!namespaces.get("ipc")?.path, idmap }));
   // Idmapped trees are made first in stage 0, while it is still in the initial user namespace.
   b.sections.PRE.unshift(...idmap.steps);
 
@@ -437,6 +449,8 @@ interface NsContext {
   inUserNs: boolean;
   newCgroup: boolean;
   newNet: boolean;
+  /** a new user namespace joins an ipc namespace by path: it can never own that one */
+  foreignIpc: boolean;
 }
 
 function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions, ns: NsContext) {
@@ -446,6 +460,11 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     throw new PlanError(`${origin}.options`, `${parsed.unsupported.map((o) => JSON.stringify(o)).join(", ")} not supported by this runtime yet`);
   if (!parsed.bind && (parsed.idmap || m.uidMappings || m.gidMappings))
     throw new PlanError(`${origin}.options`, "idmapped mounts are supported for bind mounts only (add \"rbind\" or \"bind\")");
+  if (m.type === "mqueue" && ns.foreignIpc)
+    throw new PlanError(
+      `${origin}.type`,
+      "mqueue can't be mounted: a new user namespace never owns the ipc namespace it joins by path, and the kernel mounts mqueue only for the owner's root (drop the mount, or join the user namespace that owns the ipc namespace)",
+    );
   const root = opts.rootfs;
   const propagate = () => {
     for (const p of parsed.propagation) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, p, ""], origin);

@@ -142,6 +142,10 @@ export const Step = {
   LANDLOCK_RESTRICT: 56,
   /** clone stage 1 straight into this cgroup v2 directory (clone3 CLONE_INTO_CGROUP; a cgroup.procs write where the kernel lacks it) (dir) */
   CLONE_INTO_CGROUP: 57,
+  /** stage 0 runs PARENT only when stage 1 asks (REQUEST_PARENT), not right after the clone (no arguments) */
+  PARENT_ON_REQUEST: 58,
+  /** ask stage 0 to run PARENT now (the id maps of the user namespace just made) and wait for it (no arguments) */
+  REQUEST_PARENT: 59,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -204,6 +208,8 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   LANDLOCK_RULE: ["path", "access"],
   LANDLOCK_RESTRICT: [],
   CLONE_INTO_CGROUP: ["dir"],
+  PARENT_ON_REQUEST: [],
+  REQUEST_PARENT: [],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */
@@ -228,5 +234,7 @@ export const Msg = {
   EXIT: 7,
   /** the runtime failed: abort and kill everything */
   ABORT: 8,
+  /** stage 1 → stage 0 (internal): run the PARENT section now; answered with ACK */
+  RUN_PARENT: 9,
 } as const;
 export type MsgName = keyof typeof Msg;

@@ -126,6 +126,46 @@ describe.skipIf(!isRoot)("user namespaces (root)", () => {
     }
   });
 
+  test("a new user namespace with host-owned namespaces joined by path: joined first, then the user namespace (runc's order)", () => {
+    // the holder's network and ipc namespaces are owned by the host's user namespace; inside
+    // a new user namespace nobody could join them any more, so stage 1 joins them before
+    // it makes the user namespace, and the rest (mount, pid, uts) is created owned by it
+    const holder = uniqueId("netholder");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "60"];
+    writeSpec(bundle, spec);
+    expect(rt.run(["run", "-d", "-b", bundle, holder]).code).toBe(0);
+    try {
+      const pid = JSON.parse(rt.run(["state", holder]).stdout).pid as number;
+      const joinIpc = (s: Spec) => {
+        userns(s);
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === "network" ? { type: "network", path: `/proc/${pid}/ns/net` } : n.type === "ipc" ? { type: "ipc", path: `/proc/${pid}/ns/ipc` } : n,
+        );
+      };
+      // mqueue belongs to the ipc namespace's owner: refused before anything is made, naming the mount
+      const refused = inside("true", joinIpc);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toMatch(/mounts\[\d+\]\.type: mqueue can't be mounted: a new user namespace never owns the ipc namespace it joins by path/);
+      const r = inside("for t in net ipc user uts; do readlink /proc/self/ns/$t; done; cat /proc/self/uid_map; id -u; hostname x && hostname", (s) => {
+        joinIpc(s);
+        allCaps(s); // sethostname needs CAP_SYS_ADMIN (in the uts namespace's owner: its own user namespace)
+        s.mounts = s.mounts!.filter((m) => m.type !== "mqueue");
+      });
+      expect(r.err).toBe("");
+      const [net, ipc, user, uts, map, uid, host] = r.out.split("\n");
+      expect(net).toBe(fs.readlinkSync(`/proc/${pid}/ns/net`));
+      expect(ipc).toBe(fs.readlinkSync(`/proc/${pid}/ns/ipc`));
+      expect(user).not.toBe(fs.readlinkSync("/proc/self/ns/user"));
+      expect(uts).not.toBe(fs.readlinkSync(`/proc/${pid}/ns/uts`));
+      expect(map!.trim().split(/\s+/)).toEqual(["0", String(MAPPED), "65536"]);
+      expect(uid).toBe("0");
+      expect(host).toBe("x"); // its own uts namespace, owned by its user namespace
+    } finally {
+      rt.run(["delete", "--force", holder]);
+    }
+  });
+
   test("host groups the caller belongs to don't come along: a group-readable host file stays unreadable", () => {
     const dir = fs.mkdtempSync(path.join(work, "grp-"));
     fs.chmodSync(dir, 0o755);
