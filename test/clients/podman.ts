@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { makeBusyboxArchive } from "../image.ts";
+import { REPO } from "../harness.ts";
 import { type Result, Sandbox } from "./sandbox.ts";
 
 export const IMAGE = "localhost/isola-busybox:latest";
@@ -22,6 +23,8 @@ function nofileLimit(): number {
 export class Podman {
   readonly conf: string;
   readonly storageConf: string;
+  /** podman's CNI network configs (its CNI backend; isola's plugins come first in its plugin path) */
+  readonly cniDir: string;
   private readonly root: string;
   private readonly runroot: string;
   private readonly runtimeRoot: string;
@@ -35,6 +38,7 @@ export class Podman {
     this.root = d("root");
     this.runroot = d("runroot");
     this.runtimeRoot = d("runtime-root");
+    this.cniDir = d("cni");
     const nofile = nofileLimit();
     const nproc = nprocLimit();
     // podman looks a runtime given as a path up by its base name in runtime_supports_json
@@ -54,6 +58,10 @@ export class Podman {
         `static_dir = "${d("static")}"`,
         `tmp_dir = "${d("tmp")}"`,
         `volume_path = "${d("volumes")}"`,
+        "[network]",
+        'network_backend = "cni"',
+        `cni_plugin_dirs = ${JSON.stringify([path.join(REPO, "bin/cni"), "/usr/lib/cni"])}`,
+        `network_config_dir = "${this.cniDir}"`,
         "",
       ].join("\n"),
     );

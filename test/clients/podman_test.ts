@@ -157,6 +157,40 @@ describe.skipIf(!enabled)("podman --runtime isola-runtime", () => {
     expect(r.code).toBe(0);
   });
 
+  test("podman's CNI backend on isola's plugins: address, published port (loopback), DEL releases the address", () => {
+    // a network of isola-bridge + isola-ipam + isola-portmap, found through podman's cni_plugin_dirs;
+    // all of it lives in the sandbox's own network namespace
+    const ipam = path.join(box!.dir, "ipam");
+    fs.writeFileSync(
+      path.join(podman.cniDir, "isolanet.conflist"),
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "isolanet",
+        plugins: [
+          { type: "isola-bridge", bridge: "isolapod0", isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: "isola-ipam", subnet: "10.77.0.0/24", dataDir: ipam } },
+          { type: "isola-portmap", capabilities: { portMappings: true } },
+        ],
+      }),
+    );
+    const addr = run(["--network", "isolanet"], "ip -4 -o addr show eth0 | awk '{print $4}'");
+    expect(addr.stderr).toBe("");
+    expect(addr.stdout.trim()).toMatch(/^10\.77\.0\.\d+\/24$/);
+
+    const web = p(["run", "-d", "--name", "web", "--cgroup-parent", cg, "--network", "isolanet", "-p", "18080:80", IMAGE, "nc", "-ll", "-p", "80", "-e", "echo", "hello-from-podman"]);
+    expect(web.stderr).toBe("");
+    let got = "";
+    for (let i = 0; i < 50 && !got.includes("hello-from-podman"); i++) {
+      got = box!.run(["busybox", "nc", "-w", "2", "127.0.0.1", "18080"]).stdout;
+      if (!got) Bun.sleepSync(50);
+    }
+    expect(got.trim()).toBe("hello-from-podman");
+    expect(box!.run(["busybox", "nc", "-w", "2", "10.77.0.1", "18080"]).stdout.trim()).toBe("hello-from-podman"); // and on the bridge's address
+    const reserved = () => (fs.existsSync(path.join(ipam, "isolanet")) ? fs.readdirSync(path.join(ipam, "isolanet")).filter((f) => /^10\.77\./.test(f)) : []);
+    expect(reserved().length).toBe(1); // the --rm run gave its address back
+    expect(p(["rm", "-f", "web"]).code).toBe(0);
+    expect(reserved()).toEqual([]);
+  }, 60_000);
+
   test("leaves no containers behind", () => {
     expect(p(["ps", "-a", "-q"]).stdout.trim()).toBe("");
   });

@@ -83,6 +83,7 @@ export class Sandbox {
       "mount -t tmpfs -o mode=755 tmpfs /run",
       `mount --bind ${this.dir}/varlib /var/lib/containers`,
       `mount --bind ${this.dir}/vartmp /var/tmp`,
+      "ip link set lo up", // the sandbox's own network namespace: published ports answer on 127.0.0.1
     ].join("\n");
     const r = this.run(["sh", "-c", setup]);
     if (r.code !== 0) throw new Error(`sandbox mounts: ${r.stderr}`);
