@@ -2,6 +2,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { Spec } from "../src/oci/types.ts";
+import { writeSpec } from "./bundle.ts";
 
 export const REPO = path.resolve(import.meta.dir, "..");
 export const isRoot = (process.getuid?.() ?? 1) === 0;
@@ -97,6 +99,22 @@ export function containerCgroupDirs(id: string): string[] {
     if (fs.existsSync(dir)) out.push(dir);
   }
   return out;
+}
+
+/**
+ * Runs a detached container from `spec` (written to the bundle's config.json), gives `fn` its
+ * id and its init's host pid, and force-deletes it afterwards, also when fn throws.
+ */
+export function withDetached<T>(rt: Runtime, bundle: string, spec: Spec, fn: (id: string, pid: number) => T, prefix = "holder"): T {
+  const id = uniqueId(prefix);
+  writeSpec(bundle, spec);
+  const r = rt.run(["run", "-d", "-b", bundle, id]);
+  if (r.code !== 0) throw new Error(`run -d ${id}: ${r.stderr}`);
+  try {
+    return fn(id, JSON.parse(rt.run(["state", id]).stdout).pid as number);
+  } finally {
+    rt.run(["delete", "--force", id]);
+  }
 }
 
 /** Lines of the host's mountinfo that mention a path (leftover detection). */

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { hostMountsUnder, isRoot, Runtime, uniqueId } from "../../test/harness.ts";
+import { hostMountsUnder, isRoot, Runtime, uniqueId, withDetached } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const rt = new Runtime();
@@ -52,15 +52,11 @@ describe.skipIf(!isRoot)("isolation", () => {
   });
 
   test("cgroups: the init is in every cgroup of the container, and its cgroup namespace is rooted there", () => {
-    // stage 0 moves stage 1 and then the init into the cgroups while they set up; the init
-    // creates its cgroup namespace only once it is in them, so every line it sees reads "/"
-    const id = uniqueId("cg");
+    // stage 0 joins the cgroups before it clones stage 1, which makes the cgroup namespace:
+    // every line the init sees reads "/"
     const spec: Spec = structuredClone(base);
     spec.process!.args = ["sleep", "60"];
-    writeSpec(bundle, spec);
-    expect(rt.run(["run", "-d", "-b", bundle, id]).code).toBe(0);
-    try {
-      const pid = JSON.parse(rt.run(["state", id]).stdout).pid as number;
+    withDetached(rt, bundle, spec, (id, pid) => {
       const inside = rt.run(["exec", id, "cat", "/proc/1/cgroup"]);
       expect(inside.code).toBe(0);
       const lines = inside.stdout.trim().split("\n");
@@ -69,19 +65,13 @@ describe.skipIf(!isRoot)("isolation", () => {
       // seen from the host: the init sits in the container's own cgroup in every hierarchy
       const host = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
       for (const l of host) expect(l).toMatch(new RegExp(`/isola-runtime/${id}$`));
-    } finally {
-      rt.run(["delete", "--force", id]);
-    }
+    }, "cg");
   });
 
   test("a namespace joined by path is the one at that path", () => {
-    const idA = uniqueId("holder");
     const spec: Spec = structuredClone(base);
     spec.process!.args = ["sleep", "60"];
-    writeSpec(bundle, spec);
-    expect(rt.run(["run", "-d", "-b", bundle, idA]).code).toBe(0);
-    try {
-      const pidA = JSON.parse(rt.run(["state", idA]).stdout).pid as number;
+    withDetached(rt, bundle, spec, (_id, pidA) => {
       const netA = fs.readlinkSync(`/proc/${pidA}/ns/net`);
       const utsA = fs.readlinkSync(`/proc/${pidA}/ns/uts`);
       const r = inside("readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname", (s) => {
@@ -93,9 +83,7 @@ describe.skipIf(!isRoot)("isolation", () => {
       });
       expect(r.err).toBe("");
       expect(r.out.split("\n")).toEqual([netA, utsA, "isola"]);
-    } finally {
-      rt.run(["delete", "--force", idA]);
-    }
+    });
   });
 
   test("hostname, domainname, env, cwd (created), user, groups, umask", () => {

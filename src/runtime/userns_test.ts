@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { hostMountsUnder, isRoot, REPO, Runtime, uniqueId } from "../../test/harness.ts";
+import { hostMountsUnder, isRoot, REPO, Runtime, uniqueId, withDetached } from "../../test/harness.ts";
 import { CAPABILITIES } from "../oci/capabilities.ts";
 import type { Spec } from "../oci/types.ts";
 
@@ -104,15 +104,11 @@ describe.skipIf(!isRoot)("user namespaces (root)", () => {
   });
 
   test("a user namespace joined by path: same namespace, its maps, nothing written", () => {
-    const holder = uniqueId("holder");
     const spec: Spec = structuredClone(base);
     spec.process!.args = ["sleep", "60"];
     spec.root!.readonly = false;
     userns(spec, 200000);
-    writeSpec(bundle, spec);
-    expect(rt.run(["run", "-d", "-b", bundle, holder]).code).toBe(0);
-    try {
-      const pid = JSON.parse(rt.run(["state", holder]).stdout).pid as number;
+    withDetached(rt, bundle, spec, (_id, pid) => {
       const r = inside("readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u", (s) => {
         s.linux!.namespaces!.push({ type: "user", path: `/proc/${pid}/ns/user` });
       });
@@ -121,22 +117,16 @@ describe.skipIf(!isRoot)("user namespaces (root)", () => {
       expect(lines[0]).toBe(fs.readlinkSync(`/proc/${pid}/ns/user`));
       expect(lines[1]!.trim().split(/\s+/)).toEqual(["0", "200000", "65536"]);
       expect(lines[2]).toBe("0");
-    } finally {
-      rt.run(["delete", "--force", holder]);
-    }
+    });
   });
 
   test("a new user namespace with host-owned namespaces joined by path: joined first, then the user namespace (runc's order)", () => {
     // the holder's network and ipc namespaces are owned by the host's user namespace; inside
     // a new user namespace nobody could join them any more, so stage 1 joins them before
     // it makes the user namespace, and the rest (mount, pid, uts) is created owned by it
-    const holder = uniqueId("netholder");
     const spec: Spec = structuredClone(base);
     spec.process!.args = ["sleep", "60"];
-    writeSpec(bundle, spec);
-    expect(rt.run(["run", "-d", "-b", bundle, holder]).code).toBe(0);
-    try {
-      const pid = JSON.parse(rt.run(["state", holder]).stdout).pid as number;
+    withDetached(rt, bundle, spec, (_id, pid) => {
       const joinIpc = (s: Spec) => {
         userns(s);
         s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
@@ -161,9 +151,7 @@ describe.skipIf(!isRoot)("user namespaces (root)", () => {
       expect(map!.trim().split(/\s+/)).toEqual(["0", String(MAPPED), "65536"]);
       expect(uid).toBe("0");
       expect(host).toBe("x"); // its own uts namespace, owned by its user namespace
-    } finally {
-      rt.run(["delete", "--force", holder]);
-    }
+    });
   });
 
   test("host groups the caller belongs to don't come along: a group-readable host file stays unreadable", () => {
