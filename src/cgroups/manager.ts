@@ -8,6 +8,7 @@ import { applyWrites, exists, listDirs, listFiles, mkdirAll, rmdirIfUnused, rmdi
 import { parseProcCgroup, resolveCgroupPath, UNIFIED } from "./paths.ts";
 import { emptyStats, parsePsi, readerOf, type Reader, type Stats } from "./stats.ts";
 import { validateResources } from "./validate.ts";
+import { recordIsFrozen } from "./frozen.ts";
 import { watchOomFile } from "./oom.ts";
 import { watchOomEventfd } from "./v1/oom_eventfd.ts";
 import { effectiveDeviceRules, type DeviceRule } from "./devices.ts";
@@ -410,8 +411,7 @@ class Manager implements CgroupManager {
   }
 
   isFrozen(record: CgroupRecord): boolean {
-    const { dir, v2 } = this.freezer(record);
-    return v2 ? isFrozenV2(tryRead(`${dir}/cgroup.events`)) : isFrozenV1(tryRead(`${dir}/${FREEZER_STATE}`));
+    return recordIsFrozen(record);
   }
 
   stats(record: CgroupRecord): Stats {

@@ -4,12 +4,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { defaultSpec } from "../oci/defaults.ts";
-import { rootlessSpec } from "../runtime/rootless.ts";
-import { features } from "../oci/features.ts";
 import * as runtime from "../runtime/container.ts";
 import type { ExecRequest } from "../runtime/exec.ts";
-import { landlockAbi } from "../runtime/launch.ts";
 import { listIds } from "../runtime/state.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
 import type { Command, Globals } from "./command.ts";
@@ -55,10 +51,12 @@ const COMMANDS: Record<string, Command> = {
     usage: "spec [--bundle DIR] [--rootless]: write a default config.json (--rootless: for a user without root)",
     flags: { bundle: { type: "string", alias: "b" }, rootless: { type: "bool" } },
     args: [0, 0],
-    run(_a, f) {
+    async run(_a, f) {
       const dir = str(f.bundle) ?? ".";
       const file = path.join(dir, "config.json");
       if (fs.existsSync(file)) throw new UsageError(`File ${file} exists. Remove it first`);
+      const { defaultSpec } = await import("../oci/defaults.ts");
+      const { rootlessSpec } = await import("../runtime/rootless.ts");
       const spec = f.rootless === true ? rootlessSpec(defaultSpec()) : defaultSpec();
       fs.writeFileSync(file, JSON.stringify(spec, null, "\t") + "\n");
     },
@@ -185,7 +183,9 @@ const COMMANDS: Record<string, Command> = {
     usage: "features",
     flags: {},
     args: [0, 0],
-    run() {
+    async run() {
+      const { features } = await import("../oci/features.ts");
+      const { landlockAbi } = await import("../runtime/launch.ts");
       const seccomp = {
         actions: ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
         operators: ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],

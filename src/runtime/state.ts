@@ -161,3 +161,18 @@ export function lockContainer(root: string, id: string, waitMs = 10_000): () => 
     Bun.sleepSync(2);
   }
 }
+
+/** SIGKILL and wait (polling /proc, ≤ timeoutMs) until the process is gone or a zombie. */
+export function killAndWait(pid: number, timeoutMs = 5000) {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const st = procStat(pid);
+    if (!st || st.state === "Z" || st.state === "X") return;
+    Bun.sleepSync(1);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * `create`: validate the bundle, make the state dir and cgroups, compile the plan and run the
+ * launcher up to a created container. Loaded only by the verbs that create (container.ts).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError, parseSpec, validateId } from "../oci/validate.ts";
+import type { Spec } from "../oci/types.ts";
+import { bindSource, compilePlan, SECCOMP_LISTENER_SYNC, type HostFacts, type LaunchPlan } from "../plan/compile.ts";
+import { cgroupsFor, resourceProblems, type ContainerCgroups } from "./cgroups.ts";
+import { runHooks } from "./hooks.ts";
+import { compileContainerSeccomp, listenerState, seccompPlan } from "./seccomp.ts";
+import { landlockOfSpec } from "../oci/landlock.ts";
+import { lsmProblems } from "./lsm.ts";
+import { callerFacts, checkRootless } from "./rootless.ts";
+import { launch, startLauncher, type StartedLauncher } from "./launch.ts";
+import {
+  ContainerError,
+  OCI_VERSION,
+  containerDir,
+  createContainerDir,
+  execFifoPath,
+  killAndWait,
+  ociState,
+  procStat,
+  writeRecord,
+  type ContainerRecord,
+} from "./state.ts";
+import { warn } from "./warn.ts";
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+}
+
+export function loadSpec(bundle: string): Spec {
+  const file = path.join(bundle, "config.json");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new ConfigError([`${file}: not found (expected the bundle's config.json; create one with "isola-runtime spec")`]);
+    throw e;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError([`${file}: not valid JSON (${(e as Error).message})`]);
+  }
+  return parseSpec(raw);
+}
+
+/** Host facts the plan compiler needs; cheap reads only. */
+export function hostFacts(spec: Spec, bundle: string): HostFacts {
+  const sourceKinds: HostFacts["sourceKinds"] = {};
+  for (const m of spec.mounts ?? []) {
+    const src = bindSource(m, bundle);
+    if (src === undefined) continue;
+    try {
+      sourceKinds[src] = fs.statSync(src).isDirectory() ? "dir" : "file";
+    } catch {
+      sourceKinds[src] = "missing";
+    }
+  }
+  const lines = fs.readFileSync("/proc/self/cgroup", "utf8").trim().split("\n");
+  const v1 = lines.map((l) => l.split(":")[1] ?? "").filter((c) => c !== "");
+  const hasUnified = lines.some((l) => l.startsWith("0::"));
+  const cgroupLayout = v1.length === 0 ? "v2" : hasUnified && fs.existsSync("/sys/fs/cgroup/unified") ? "hybrid" : "v1";
+  const caller = callerFacts();
+  return { sourceKinds, cgroupLayout, cgroupV1Hierarchies: v1, ...(caller ? { caller } : {}) };
+}
+
+function resolveRootfs(spec: Spec, bundle: string): string {
+  const p = spec.root?.path ?? "";
+  const rootfs = path.resolve(bundle, p);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(rootfs);
+  } catch {
+    throw new ConfigError([`root.path: ${rootfs} does not exist (expected the container's root filesystem directory)`]);
+  }
+  if (!st.isDirectory()) throw new ConfigError([`root.path: ${rootfs} is not a directory`]);
+  return fs.realpathSync(rootfs);
+}
+
+function writePidFile(file: string, pid: number) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, file);
+}
+
+export interface Created {
+  rec: ContainerRecord;
+  spec: Spec;
+  /** foreground runs: the init's exit code */
+  exit: Promise<number>;
+}
+
+export async function createContainer(opts: CreateOptions, foreground: boolean): Promise<Created> {
+  const idProblem = validateId(opts.id);
+  if (idProblem) throw new ContainerError(idProblem);
+  // The launcher's exec overlaps our own set-up; it waits for its plan, and exits at once
+  // if it never gets one.
+  const started = startLauncher({ foreground, preserveFds: opts.preserveFds ?? 0 });
+  try {
+    return await createWith(opts, foreground, started);
+  } catch (e) {
+    started.cancel();
+    throw e;
+  }
+}
+
+async function createWith(opts: CreateOptions, foreground: boolean, started: StartedLauncher): Promise<Created> {
+  const bundle = path.resolve(opts.bundle);
+  const spec = loadSpec(bundle);
+  const rootfs = resolveRootfs(spec, bundle);
+  if (spec.process?.terminal && !opts.consoleSocket && !foreground)
+    throw new ConfigError(["process.terminal: cannot allocate a terminal for a detached container without --console-socket"]);
+  if (!spec.process?.terminal && opts.consoleSocket)
+    throw new ConfigError(["--console-socket: given, but process.terminal is false (no terminal to send)"]);
+  const resourceErrors = resourceProblems(spec);
+  if (resourceErrors.length) throw new ConfigError(resourceErrors);
+  const seccomp = await compileContainerSeccomp(spec.linux?.seccomp, warn);
+  const securityErrors: string[] = lsmProblems(spec.process, spec.linux);
+  const landlock = landlockOfSpec(spec, securityErrors);
+  if (securityErrors.length) throw new ConfigError(securityErrors);
+  const facts = hostFacts(spec, bundle);
+  checkRootless(spec, facts.caller);
+  if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);
+
+  // Nothing on the host changes before this line; from here every failure undoes what was made.
+  createContainerDir(opts.root, opts.id);
+  const rec: ContainerRecord = {
+    ociVersion: OCI_VERSION,
+    id: opts.id,
+    pid: 0,
+    status: "creating",
+    bundle,
+    rootfs,
+    created: new Date().toISOString(),
+    owner: "",
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    ownPidNamespace: (spec.linux?.namespaces ?? []).some((n) => n.type === "pid" && !n.path),
+    spec,
+  };
+  let cgroups: ContainerCgroups | undefined;
+  try {
+    writeRecord(opts.root, rec);
+    cgroups = cgroupsFor(spec, opts.id, warn);
+    if (cgroups) {
+      // recorded at once: a runtime killed from here on leaves cgroups that delete --force must find
+      rec.cgroup = cgroups.record;
+      writeRecord(opts.root, rec);
+    }
+    const plan = compilePlan(spec, {
+      id: opts.id,
+      bundle,
+      rootfs,
+      execFifo: execFifoPath(opts.root, opts.id),
+      noPivot: opts.noPivot ?? false,
+      noNewKeyring: opts.noNewKeyring ?? false,
+      preserveFds: opts.preserveFds ?? 0,
+      ...(cgroups ? { cgroupDirs: cgroups.record.paths } : {}),
+      host: facts,
+      ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),
+      ...(landlock ? { landlock } : {}),
+      ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
+    });
+    addFifoCreation(plan, execFifoPath(opts.root, opts.id));
+    const launched = await launch({
+      started,
+      plan,
+      foreground,
+      preserveFds: opts.preserveFds ?? 0,
+      handlers: {
+        onPid(pid) {
+          rec.pid = pid;
+          const st = procStat(pid);
+          if (st) rec.pidStartTime = st.startTime;
+          writeRecord(opts.root, rec);
+        },
+        async onSync(name) {
+          const state = ociState(rec, "creating");
+          if (name === SECCOMP_LISTENER_SYNC) return listenerState(seccomp, rec.pid, state);
+          await runHooks("prestart", spec.hooks?.prestart, state);
+          await runHooks("createRuntime", spec.hooks?.createRuntime, state);
+          return JSON.stringify(state);
+        },
+        async onReady() {
+          rec.status = "created";
+          writeRecord(opts.root, rec);
+          if (opts.pidFile) writePidFile(opts.pidFile, rec.pid);
+        },
+      },
+    });
+    return { rec, spec, exit: launched.exit };
+  } catch (e) {
+    if (rec.pid) killAndWait(rec.pid);
+    cgroups?.destroy();
+    fs.rmSync(containerDir(opts.root, opts.id), { recursive: true, force: true });
+    if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
+    throw e;
+  }
+}
+
+function addFifoCreation(plan: LaunchPlan, fifo: string) {
+  const pre = plan.sections.PRE;
+  const at = pre.findIndex((s) => s.step === "OPEN_EXEC_FIFO");
+  pre.splice(at, 0, { step: "MKFIFO", args: [fifo, 0o622], origin: "exec fifo" });
+}
+
