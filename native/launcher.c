@@ -95,6 +95,8 @@ static struct section sections[SECTION_COUNT];
 static uint64_t clone_flags;
 static int clone_cgroup_fd = -1;     /* CLONE_INTO_CGROUP target (cgroup v2 directory) */
 static int parent_on_request;        /* PARENT runs when stage 1 asks (REQUEST_PARENT) */
+static const struct step *setns_pending[16]; /* SETNS_LENIENT joins kept for SETNS_PENDING */
+static int setns_npending;
 static const char *clone_cgroup_dir;
 
 /* ---------- process-wide state ---------- */
@@ -1124,6 +1126,32 @@ static void run_step(const struct step *st)
 		close(fd);
 		break;
 	}
+	case STEP_SETNS_LENIENT: {
+		/* runc's first pass: join what our privileges allow now; a namespace owned by the
+		 * user namespace joined next is retried after it (SETNS_PENDING) */
+		int fd = open(S(st, 0), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail(errno, "open namespace %s", S(st, 0));
+		if (setns(fd, (int)N(st, 1)) < 0) {
+			if (errno != EPERM || setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
+				fail(errno, "setns %s", S(st, 0));
+			setns_pending[setns_npending++] = st;
+		}
+		close(fd);
+		break;
+	}
+	case STEP_SETNS_PENDING:
+		for (int i = 0; i < setns_npending; i++) {
+			const struct step *p = setns_pending[i];
+			int fd = open(S(p, 0), O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				fail(errno, "open namespace %s", S(p, 0));
+			if (setns(fd, (int)N(p, 1)) < 0)
+				fail(errno, "setns %s", S(p, 0));
+			close(fd);
+		}
+		setns_npending = 0;
+		break;
 	case STEP_WRITE_FILE:
 		write_file(S(st, 0), S(st, 1), st->args[1].len, 0);
 		break;
@@ -1188,6 +1216,28 @@ static void run_step(const struct step *st)
 		fd_path(fd, target, sizeof target);
 		if (mount(*src ? src : NULL, target, *fstype ? fstype : NULL, (unsigned long)N(st, 4), *data ? data : NULL) < 0)
 			fail(errno, "mount %s on %s", *src ? src : fstype, S(st, 2));
+		close(fd);
+		break;
+	}
+	case STEP_MOUNT_OR_BIND_IN_ROOT: {
+		const char *src = S(st, 1), *fstype = S(st, 3), *data = S(st, 5), *bind = S(st, 7);
+		unsigned long flags = (unsigned long)N(st, 4);
+		int fd = resolve_in_root(S(st, 0), S(st, 2), (int)N(st, 6));
+		fd_path(fd, target, sizeof target);
+		if (mount(*src ? src : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0) {
+			if (errno != EPERM)
+				fail(errno, "mount %s on %s", *src ? src : fstype, S(st, 2));
+			if (mount(bind, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+				fail(errno, "mount %s refused; bind %s on %s", fstype, bind, S(st, 2));
+			if (flags & ~(unsigned long)MS_REC) {
+				/* resolve again: the fd still names the directory under the new mount */
+				close(fd);
+				fd = resolve_in_root(S(st, 0), S(st, 2), CREATE_NONE);
+				fd_path(fd, target, sizeof target);
+				if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | (flags & ~(unsigned long)MS_REC), NULL) < 0)
+					fail(errno, "remount %s (bound from %s)", S(st, 2), bind);
+			}
+		}
 		close(fd);
 		break;
 	}
@@ -1663,8 +1713,8 @@ struct clone3_args {
 };
 
 /* Stage 1 like fork(2), with the namespaces to create; with a CLONE_INTO_CGROUP target it is
- * born in that cgroup (no cgroup.procs write, so no wait for an RCU grace period). A kernel
- * without clone3's cgroup field gets the child moved by a write instead. */
+ * born in that cgroup (no cgroup.procs write, so no wait for an RCU grace period). Where
+ * clone3 refuses, the child is moved by a write instead. */
 static pid_t clone_stage1(void)
 {
 	if (clone_cgroup_fd >= 0) {
@@ -1673,8 +1723,11 @@ static pid_t clone_stage1(void)
 		args.exit_signal = SIGCHLD;
 		args.cgroup = (uint64_t)clone_cgroup_fd;
 		pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
-		if (pid >= 0 || (errno != ENOSYS && errno != E2BIG))
+		if (pid >= 0)
 			return pid;
+		/* ENOSYS/E2BIG (an older kernel), EPERM (a seccomp profile that denies clone3, as
+		 * Docker's did before 20.10.10), EBUSY...: as runc, clone plainly and move the
+		 * child; the write reports what is really wrong, if anything is */
 	}
 	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, NULL);
 	if (pid > 0 && clone_cgroup_fd >= 0) {

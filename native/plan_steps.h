@@ -71,7 +71,10 @@
 #define STEP_CLONE_INTO_CGROUP 57 /* dir */
 #define STEP_PARENT_ON_REQUEST 58 /* no arguments */
 #define STEP_REQUEST_PARENT 59 /* no arguments */
-#define STEP_MAX 59
+#define STEP_SETNS_LENIENT 60 /* path, nstype */
+#define STEP_SETNS_PENDING 61 /* no arguments */
+#define STEP_MOUNT_OR_BIND_IN_ROOT 62 /* root, source, dest, fstype, flags, data, create, bindSource */
+#define STEP_MAX 62
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -133,6 +136,9 @@ static const char *const step_names[] = {
   [57] = "CLONE_INTO_CGROUP",
   [58] = "PARENT_ON_REQUEST",
   [59] = "REQUEST_PARENT",
+  [60] = "SETNS_LENIENT",
+  [61] = "SETNS_PENDING",
+  [62] = "MOUNT_OR_BIND_IN_ROOT",
 };
 
 #define ARG_INT 0

@@ -331,20 +331,18 @@ class Manager implements CgroupManager {
   }
 
   /** The directory whose cgroup.procs lists every process of the container. */
-  private primary(record: CgroupRecord): string | undefined {
-    const p = record.paths;
-    return p[UNIFIED] ?? p.pids ?? p.freezer ?? p.memory ?? p.devices ?? p.cpu ?? Object.values(p)[0];
-  }
-
   pids(record: CgroupRecord): number[] {
-    const dir = this.primary(record);
-    if (dir === undefined) return [];
+    // On a hybrid host the cgroup2 directory and a v1 one: the launcher's stage 0 joins the v1
+    // hierarchies itself (tasks) and only its children are cloned into the cgroup2 directory.
+    const p = record.paths;
+    const v1 = p.pids ?? p.freezer ?? p.memory ?? p.devices ?? p.cpu ?? Object.entries(p).find(([k]) => k !== UNIFIED)?.[1];
+    const dirs = [...new Set([p[UNIFIED], v1].filter((d): d is string => d !== undefined))];
     const out: number[] = [];
     const walk = (d: string) => {
       for (const line of (tryRead(`${d}/cgroup.procs`) ?? "").split("\n")) if (line.trim() !== "") out.push(Number(line));
       for (const e of listDirs(d)) walk(`${d}/${e}`);
     };
-    walk(dir);
+    for (const d of dirs) walk(d);
     return [...new Set(out)].sort((a, b) => a - b);
   }
 
@@ -352,6 +350,14 @@ class Manager implements CgroupManager {
     const udir = record.paths[UNIFIED];
     if (signal === 9 && udir !== undefined && exists(`${udir}/cgroup.kill`)) {
       writeFile(`${udir}/cgroup.kill`, "1");
+      // anything only in the v1 hierarchies (a hybrid host's stage 0) gets it directly
+      for (const pid of this.pids(record)) {
+        try {
+          process.kill(pid, 9);
+        } catch (e) {
+          if (errno(e) !== "ESRCH") throw e;
+        }
+      }
       return;
     }
     let frozen = false;

@@ -186,7 +186,6 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   // ---- stage 0, before the clone ----
   addCgroupJoinSteps(b, opts.cgroupDirs ?? {}, "linux.cgroupsPath");
   const userNs = namespaces.get("user");
-  if (userNs?.path) b.add("PRE", "SETNS", [userNs.path, CLONE.NEWUSER], "linux.namespaces[user].path");
   if (process.oomScoreAdj !== undefined)
     b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(process.oomScoreAdj)], "process.oomScoreAdj");
   b.add("PRE", "OPEN_EXEC_FIFO", [opts.execFifo], "exec fifo");
@@ -225,12 +224,16 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
     if (mapsRoot(linux.gidMappings)) b.add("STAGE1", "SETGID", [0], "linux.gidMappings");
     if (mapsRoot(linux.uidMappings)) b.add("STAGE1", "SETUID", [0], "linux.uidMappings");
   } else if (userNs?.path) {
-    // A joined user namespace: our host ids are unmapped there (files we create would fail
-    // with EOVERFLOW); become its root, as runc does. Its maps must cover 0.
+    // A joined user namespace, with runc's three passes: the other namespaces our privileges
+    // allow now (host-owned ones, e.g. a pod's netns), then the user namespace, then those
+    // that needed it (owned by it: a caller without root).
+    addJoinSteps(b, joined.map((t) => ({ path: namespaces.get(t)!.path!, type: t })), { path: userNs.path, origin: "linux.namespaces[user].path" }, (t) => `linux.namespaces[${t}].path`);
+    // Our host ids are unmapped there (files we create would fail with EOVERFLOW); become its
+    // root, as runc does. Its maps must cover 0.
     b.add("STAGE1", "SETGID", [0], "linux.namespaces[user].path");
     b.add("STAGE1", "SETUID", [0], "linux.namespaces[user].path");
   }
-  if (!lateUser) addJoins();
+  if (!lateUser && !userNs?.path) addJoins();
   let unshareFlags = 0;
   for (const t of ["mount", "uts", "ipc", "network", "pid", "cgroup", "time"] as NamespaceType[])
     if (isNew(t)) unshareFlags |= NAMESPACE_FLAGS[t];
@@ -316,6 +319,22 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   addExecStep(b, process);
 
   return { cloneFlags, sections: b.sections, syncs };
+}
+
+/**
+ * Stage 1 joins namespaces by path together with a user namespace joined by path, in runc's
+ * three passes: every other namespace our privileges allow (SETNS_LENIENT keeps those refused
+ * with EPERM), the user namespace, then the refused ones again (SETNS_PENDING). Shared by
+ * create and exec.
+ */
+export function addJoinSteps(b: Builder, others: { path: string; type: NamespaceType }[], user: { path: string; origin: string }, origin: (t: NamespaceType) => string) {
+  // The mount namespace comes last of all: once in it, the paths (/proc/<pid>/ns/...) would be
+  // looked up in the container's /proc. It is owned by the container's user namespace anyway.
+  const early = others.filter((ns) => ns.type !== "mount");
+  for (const ns of early) b.add("STAGE1", "SETNS_LENIENT", [ns.path, NAMESPACE_FLAGS[ns.type]], origin(ns.type));
+  b.add("STAGE1", "SETNS", [user.path, CLONE.NEWUSER], user.origin);
+  if (early.length) b.add("STAGE1", "SETNS_PENDING", [], "linux.namespaces");
+  for (const ns of others) if (ns.type === "mount") b.add("STAGE1", "SETNS", [ns.path, NAMESPACE_FLAGS.mount], origin(ns.type));
 }
 
 /**
@@ -495,6 +514,14 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     // sysfs can't be mounted from a user namespace that doesn't own the network namespace: bind the host's.
     b.add("INIT", "MOUNT_IN_ROOT", [root, "/sys", dest, "", MS.BIND | MS.REC, "", Create.DIR], origin);
     if (parsed.flags & ~MS.REC) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | (parsed.flags & ~MS.REC), ""], origin);
+    propagate();
+    return;
+  }
+  if (type === "sysfs" && ns.inUserNs && !ns.newUser && !ns.newNet) {
+    // A joined user namespace and a joined network namespace: whether the one owns the other
+    // shows only when mounting (a pod's own netns: yes; one the host made: no); bind the
+    // host's /sys when the kernel refuses, as runc does.
+    b.add("INIT", "MOUNT_OR_BIND_IN_ROOT", [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR, "/sys"], origin);
     propagate();
     return;
   }

@@ -8,7 +8,7 @@ import type { NamespaceType, Process } from "../oci/types.ts";
 import type { LandlockPolicy } from "../oci/landlock.ts";
 import { LANDLOCK_ANNOTATION } from "../oci/landlock.ts";
 import {
-  addCgroupJoinSteps, addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLandlockRuleset, addListenerConnect, addListenerState, addLookupStep, Builder,
+  addCgroupJoinSteps, addJoinSteps, addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLandlockRuleset, addListenerConnect, addListenerState, addLookupStep, Builder,
   NAMESPACE_FLAGS, SECCOMP_LISTENER_SYNC, type ConsoleTarget, type LaunchPlan, type SeccompPlan,
 } from "./compile.ts";
 
@@ -26,7 +26,7 @@ export interface ExecOptions {
   console?: ConsoleTarget;
 }
 
-/** Order of joins: the user namespace first (stage 0, for privileges over the rest), the mount namespace last. */
+/** Order of joins (the mount namespace last); the user namespace: see addJoinSteps. */
 const JOIN_ORDER: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
 const NS_FILE: Record<NamespaceType, string> = {
   ipc: "ipc",
@@ -43,7 +43,6 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   const b = new Builder();
   const ns = (t: NamespaceType) => `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
   addCgroupJoinSteps(b, opts.cgroupDirs, "cgroup");
-  if (opts.namespaces.includes("user")) b.add("PRE", "SETNS", [ns("user"), NAMESPACE_FLAGS.user], "user namespace");
   if (proc.oomScoreAdj !== undefined) b.add("PRE", "WRITE_FILE", ["/proc/self/oom_score_adj", String(proc.oomScoreAdj)], "process.oomScoreAdj");
   addConsoleConnect(b, proc.terminal === true, opts.console);
   addListenerConnect(b, opts.seccomp);
@@ -51,8 +50,14 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   // stage 2 is forked not dumpable (until its execve): the container's processes can't open
   // its /proc/<pid>/fd or exe while it is the launcher
   b.add("STAGE1", "DUMPABLE", [0], "runtime");
-  for (const t of JOIN_ORDER)
-    if (opts.namespaces.includes(t)) b.add("STAGE1", "SETNS", [ns(t), NAMESPACE_FLAGS[t]], `${t} namespace`);
+  const others = JOIN_ORDER.filter((t) => opts.namespaces.includes(t));
+  if (opts.namespaces.includes("user")) {
+    // runc's three passes: a container with its own user namespace may also share host-owned
+    // namespaces (a pod's netns), which only our own privileges can join
+    addJoinSteps(b, others.map((t) => ({ path: ns(t), type: t })), { path: ns("user"), origin: "user namespace" }, (t) => `${t} namespace`);
+  } else {
+    for (const t of others) b.add("STAGE1", "SETNS", [ns(t), NAMESPACE_FLAGS[t]], `${t} namespace`);
+  }
 
   b.add("INIT", "SETSID", [], "process");
   if (proc.terminal) addConsoleSetup(b, proc.consoleSize);

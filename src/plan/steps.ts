@@ -146,6 +146,12 @@ export const Step = {
   PARENT_ON_REQUEST: 58,
   /** ask stage 0 to run PARENT now (the id maps of the user namespace just made) and wait for it (no arguments) */
   REQUEST_PARENT: 59,
+  /** setns, or keep it for SETNS_PENDING when not permitted yet (EPERM: owned by a user namespace not joined yet) (path, nstype) */
+  SETNS_LENIENT: 60,
+  /** the SETNS_LENIENT joins that were not permitted, again, now strictly (no arguments) */
+  SETNS_PENDING: 61,
+  /** MOUNT_IN_ROOT; when the kernel refuses it (EPERM), an rbind of a host path with the same flags instead (root, source, dest, fstype, flags, data, create, bindSource) */
+  MOUNT_OR_BIND_IN_ROOT: 62,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -210,6 +216,9 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   CLONE_INTO_CGROUP: ["dir"],
   PARENT_ON_REQUEST: [],
   REQUEST_PARENT: [],
+  SETNS_LENIENT: ["path", "nstype"],
+  SETNS_PENDING: [],
+  MOUNT_OR_BIND_IN_ROOT: ["root", "source", "dest", "fstype", "flags", "data", "create", "bindSource"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

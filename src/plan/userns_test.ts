@@ -66,8 +66,27 @@ describe("id maps of a new user namespace", () => {
     s.linux!.namespaces!.push({ type: "user", path: "/proc/42/ns/user" });
     const p = compilePlan(s, opts());
     expect(p.sections.PARENT).toEqual([]);
-    expect(brief(p.sections.PRE)).toContain(`SETNS /proc/42/ns/user ${0x10000000}`);
+    expect(brief(p.sections.STAGE1)).toContain(`SETNS /proc/42/ns/user ${0x10000000}`);
     expect(p.cloneFlags & 0x10000000).toBe(0);
+  });
+
+  test("a joined user namespace with other namespaces joined by path: runc's three passes in stage 1", () => {
+    const s = defaultSpec();
+    s.process!.terminal = false;
+    s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === "network" ? { type: "network", path: "/run/netns/pod" } : n));
+    s.linux!.namespaces!.push({ type: "user", path: "/proc/42/ns/user" });
+    const stage1 = brief(compilePlan(s, opts()).sections.STAGE1);
+    expect(stage1.slice(0, 5)).toEqual([
+      `SETNS_LENIENT /run/netns/pod ${0x40000000}`, // what our privileges allow now (a host-owned netns)
+      `SETNS /proc/42/ns/user ${0x10000000}`,
+      "SETNS_PENDING", // what needed the user namespace
+      "SETGID 0",
+      "SETUID 0",
+    ]);
+    expect(stage1[5]).toMatch(/^UNSHARE /);
+    // sysfs: mounted when the joined user namespace owns the netns, else the host's bound
+    const plan = compilePlan(s, opts());
+    expect(plan.sections.INIT.find((x) => x.origin === "mounts[5]")).toMatchObject({ step: "MOUNT_OR_BIND_IN_ROOT", args: [expect.anything(), "sysfs", "/sys", "sysfs", expect.anything(), "", expect.anything(), "/sys"] });
   });
 });
 

@@ -6,8 +6,6 @@ import type { Spec } from "../oci/types.ts";
 export interface ContainerCgroups {
   /** JSON-serialisable record kept in the container state */
   record: CgroupRecord;
-  /** cgroup.procs files the launcher joins before it creates namespaces */
-  procsFiles: string[];
   destroy(): void;
   pids(): number[];
   isFrozen(): boolean;
@@ -29,10 +27,9 @@ export function resourceProblems(spec: Spec): string[] {
   return spec.linux?.resources === undefined ? [] : validateResources(spec.linux.resources);
 }
 
-function wrap(m: CgroupManager, record: CgroupRecord, procsFiles: string[]): ContainerCgroups {
+function wrap(m: CgroupManager, record: CgroupRecord): ContainerCgroups {
   return {
     record,
-    procsFiles,
     manager: m,
     destroy: () => m.destroy(record),
     pids: () => m.pids(record),
@@ -85,11 +82,11 @@ export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void):
     warn("running without root: the delegated cgroup subtree refused a cgroup for the container; cgroups skipped");
     return undefined;
   }
-  return wrap(m, record, procsFiles);
+  return wrap(m, record);
 }
 
 /** Re-opens the cgroups of an existing container from its record. */
 export function cgroupsFromRecord(record: unknown): ContainerCgroups | undefined {
   if (!record || typeof record !== "object") return undefined;
-  return wrap(cgroupManager(), record as CgroupRecord, []);
+  return wrap(cgroupManager(), record as CgroupRecord);
 }

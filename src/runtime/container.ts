@@ -62,7 +62,7 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
         goneAt ??= Date.now();
         if (Date.now() - goneAt > 100) throw new ContainerError(`cannot start container ${rec.id}: its init process exited`);
       }
-      await Bun.sleep(0.5);
+      await Bun.sleep(0.5); // a timer: in practice about 1 ms
     }
   } finally {
     fs.closeSync(fd);
@@ -228,7 +228,8 @@ export async function remove(root: string, id: string, force: boolean): Promise<
   try {
     const rec = readRecord(root, id);
     const status: Status = liveStatus(root, rec, frozenProbe(rec));
-    if (status === "running" || status === "paused") {
+    // "creating": a create may still be under way (it holds no lock while it runs): only --force
+    if (status === "running" || status === "paused" || status === "creating") {
       if (!force) throw new ContainerError(`cannot delete container ${id} that is not stopped: ${status} (use --force)`);
     }
     if (status !== "stopped") {

@@ -133,7 +133,7 @@ describe.skipIf(!isRoot)("user namespaces (root)", () => {
           n.type === "network" ? { type: "network", path: `/proc/${pid}/ns/net` } : n.type === "ipc" ? { type: "ipc", path: `/proc/${pid}/ns/ipc` } : n,
         );
       };
-      // mqueue belongs to the ipc namespace's owner: refused before anything is made, naming the mount
+      // mqueue belongs to the ipc namespace's owner: refused naming the mount (nothing is left: the create undoes itself)
       const refused = inside("true", joinIpc);
       expect(refused.code).toBe(1);
       expect(refused.err).toMatch(/mounts\[\d+\]\.type: mqueue can't be mounted: a new user namespace never owns the ipc namespace it joins by path/);
@@ -151,6 +151,26 @@ describe.skipIf(!isRoot)("user namespaces (root)", () => {
       expect(map!.trim().split(/\s+/)).toEqual(["0", String(MAPPED), "65536"]);
       expect(uid).toBe("0");
       expect(host).toBe("x"); // its own uts namespace, owned by its user namespace
+
+      // exec into such a container joins its host-owned netns first, then its user namespace
+      // (runc's passes); and a second container joining both its user namespace and the
+      // host-owned netns by path (a pod's next member) starts the same way
+      const member: Spec = structuredClone(base);
+      member.process!.args = ["sleep", "60"];
+      member.root!.readonly = false;
+      joinIpc(member);
+      member.mounts = member.mounts!.filter((m) => m.type !== "mqueue");
+      withDetached(rt, bundle, member, (idB, pidB) => {
+        const e = rt.run(["exec", idB, "sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/user"]);
+        expect(e.stderr).toBe("");
+        expect(e.stdout.trim().split("\n")).toEqual([fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync(`/proc/${pidB}/ns/user`)]);
+        const r2 = inside("readlink /proc/self/ns/net; readlink /proc/self/ns/user; id -u", (s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === "network" ? { type: "network", path: `/proc/${pid}/ns/net` } : n));
+          s.linux!.namespaces!.push({ type: "user", path: `/proc/${pidB}/ns/user` });
+        });
+        expect(r2.err).toBe("");
+        expect(r2.out.split("\n")).toEqual([fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync(`/proc/${pidB}/ns/user`), "0"]);
+      }, "member");
     });
   });
 

@@ -35,6 +35,7 @@ export function watchOomEventfd(dir: string, onOom: () => void): () => void {
   let stopped = false;
   let closed = false;
   const close = () => {
+    stopped = true; // a later stop() must not write to a number the process may reuse
     if (closed) return;
     closed = true;
     fs.closeSync(efd);
