@@ -147,18 +147,22 @@ run(`cgroups on this host (${m?.layout})`, () => {
   (m?.layout === "v2" ? test.skip : test)("v1: OOM notifications come through an eventfd (cgroup.event_control); stop wakes and closes it", async () => {
     const limit = 32 << 20;
     await withCgroup({ memory: { limit, swap: limit } }, async (rec, procs, started) => {
-      const fdsBefore = fs.readdirSync("/proc/self/fd").length;
+      const fds = () =>
+        new Map(
+          fs.readdirSync("/proc/self/fd").map((fd) => {
+            try {
+              return [fd, fs.readlinkSync(`/proc/self/fd/${fd}`)] as const;
+            } catch {
+              return [fd, ""] as const;
+            }
+          }),
+        );
+      const before = fds();
       let ooms = 0;
       const stop = watchOomEventfd(rec.paths.memory!, () => ooms++);
-      // registered: our fds now include an anonymous eventfd
-      const links = fs.readdirSync("/proc/self/fd").map((fd) => {
-        try {
-          return fs.readlinkSync(`/proc/self/fd/${fd}`);
-        } catch {
-          return "";
-        }
-      });
-      expect(links).toContain("anon_inode:[eventfd]");
+      // registered: new fds for an eventfd and memory.oom_control
+      const mine = [...fds()].filter(([fd, link]) => before.get(fd) !== link && (link === "anon_inode:[eventfd]" || link.endsWith("/memory.oom_control")));
+      expect(mine.map(([, link]) => (link.startsWith("anon") ? link : "memory.oom_control")).sort()).toEqual(["anon_inode:[eventfd]", "memory.oom_control"]);
       try {
         const p = new InCgroup(procs, "exec dd if=/dev/zero of=/dev/null bs=128M count=1");
         started.push(p);
@@ -170,8 +174,9 @@ run(`cgroups on this host (${m?.layout})`, () => {
       } finally {
         stop();
       }
-      for (let i = 0; i < 100 && fs.readdirSync("/proc/self/fd").length > fdsBefore; i++) await sleep(10);
-      expect(fs.readdirSync("/proc/self/fd").length).toBe(fdsBefore);
+      const open = () => mine.filter(([fd, link]) => fds().get(fd) === link);
+      for (let i = 0; i < 100 && open().length > 0; i++) await sleep(10);
+      expect(open()).toEqual([]);
     });
     // a registration on a cgroup that doesn't exist fails, so the manager falls back to polling
     expect(() => watchOomEventfd(`/sys/fs/cgroup/memory/${TAG}-missing`, () => {})).toThrow();

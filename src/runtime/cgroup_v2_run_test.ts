@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { isRoot, Runtime, uniqueId } from "../../test/harness.ts";
+import { isRoot, Runtime, uniqueId, withDetached } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const v2Only = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") && !fs.readFileSync("/proc/self/cgroup", "utf8").split("\n").some((l) => l && !l.startsWith("0::"));
@@ -49,6 +49,20 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
       expect(rt.run(["delete", "--force", id]).code).toBe(0);
     }
     expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  test("exec when the init moved into a leaf below the container's cgroup and enabled controllers there (as systemd does)", () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "60"];
+    withDetached(rt, bundle, spec, (id, pid) => {
+      const dir = `/sys/fs/cgroup${fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().slice(3)}`;
+      fs.mkdirSync(`${dir}/init.scope`);
+      fs.writeFileSync(`${dir}/init.scope/cgroup.procs`, String(pid));
+      fs.writeFileSync(`${dir}/cgroup.subtree_control`, "+pids"); // now no process may join `dir` itself
+      const e = rt.run(["exec", id, "cat", "/proc/self/cgroup"]);
+      expect(e.stderr).toBe("");
+      expect(e.stdout.trim()).toBe("0::/init.scope");
+    }, "v2leaf");
   });
 
   test("a foreground run returns the exit status", () => {

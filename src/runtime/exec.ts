@@ -117,6 +117,33 @@ export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
   return proc;
 }
 
+/**
+ * The cgroups an exec'd process joins: the container's, except that on cgroup v2 it goes where
+ * the init is now when that is below the container's directory. A container's own manager
+ * (systemd) moves its init into a leaf (init.scope) and enables controllers for its children,
+ * and cgroup v2 then refuses new processes in the container's directory itself (EBUSY); runc
+ * falls back to the init's cgroup the same way.
+ */
+export function execCgroupDirs(paths: Record<string, string>, initPid: number, procCgroup = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, "utf8")): Record<string, string> {
+  const unified = paths.unified;
+  if (unified === undefined) return paths;
+  let rel: string | undefined;
+  try {
+    rel = procCgroup(initPid).split("\n").find((l) => l.startsWith("0::"))?.slice(3).trim();
+  } catch {
+    return paths; // the init is gone: the launcher reports it
+  }
+  if (!rel || rel === "/") return paths;
+  // `unified` is the cgroup2 mount point followed by the container's path in the hierarchy,
+  // of which the init's path is the same or a descendant
+  for (let i = unified.indexOf("/", 1); i > 0; i = unified.indexOf("/", i + 1)) {
+    const own = unified.slice(i);
+    if (rel === own) return paths;
+    if (rel.startsWith(`${own}/`)) return { ...paths, unified: unified.slice(0, i) + rel };
+  }
+  return paths;
+}
+
 /** Runs the process; in the foreground returns its exit code, detached returns 0 once it runs. */
 export async function exec(req: ExecRequest, warn: (msg: string) => void = () => {}): Promise<number> {
   const rec = readRecord(req.root, req.id);
@@ -136,7 +163,7 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),
-    cgroupDirs: cg?.record.paths ?? {},
+    cgroupDirs: cg ? execCgroupDirs(cg.record.paths, rec.pid) : {},
     preserveFds: req.preserveFds ?? 0,
     ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),
     ...(landlock ? { landlock } : {}),
