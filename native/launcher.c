@@ -96,6 +96,7 @@ static uint64_t clone_flags;
 static int clone_cgroup_fd = -1;     /* CLONE_INTO_CGROUP target (cgroup v2 directory) */
 static int parent_on_request;        /* PARENT runs when stage 1 asks (REQUEST_PARENT) */
 static const struct step *setns_pending[16]; /* SETNS_LENIENT joins kept for SETNS_PENDING */
+static int setns_pending_fd[16];
 static int setns_npending;
 static const char *clone_cgroup_dir;
 
@@ -1088,6 +1089,22 @@ static void landlock_rule(const char *path, uint64_t access)
 	close(fd);
 }
 
+static int ns_open(const struct step *st)
+{
+	int fd = open(S(st, 0), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(errno, "open namespace %s", S(st, 0));
+	return fd;
+}
+
+/* setns(fd, nstype of the step), then close fd */
+static void ns_join(const struct step *st, int fd)
+{
+	if (setns(fd, (int)N(st, 1)) < 0)
+		fail(errno, "setns %s", S(st, 0));
+	close(fd);
+}
+
 static void run_step(const struct step *st)
 {
 	char target[64];
@@ -1117,39 +1134,26 @@ static void run_step(const struct step *st)
 			fail(errno, "open cgroup %s", S(st, 0));
 		clone_cgroup_dir = S(st, 0);
 		break;
-	case STEP_SETNS: {
-		int fd = open(S(st, 0), O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fail(errno, "open namespace %s", S(st, 0));
-		if (setns(fd, (int)N(st, 1)) < 0)
-			fail(errno, "setns %s", S(st, 0));
-		close(fd);
+	case STEP_SETNS:
+		ns_join(st, ns_open(st));
 		break;
-	}
 	case STEP_SETNS_LENIENT: {
 		/* runc's first pass: join what our privileges allow now; a namespace owned by the
-		 * user namespace joined next is retried after it (SETNS_PENDING) */
-		int fd = open(S(st, 0), O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fail(errno, "open namespace %s", S(st, 0));
-		if (setns(fd, (int)N(st, 1)) < 0) {
-			if (errno != EPERM || setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
-				fail(errno, "setns %s", S(st, 0));
-			setns_pending[setns_npending++] = st;
+		 * user namespace joined next waits for SETNS_PENDING, its file kept open meanwhile */
+		int fd = ns_open(st);
+		if (setns(fd, (int)N(st, 1)) == 0) {
+			close(fd);
+			break;
 		}
-		close(fd);
+		if (errno != EPERM || setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
+			fail(errno, "setns %s", S(st, 0));
+		setns_pending[setns_npending] = st;
+		setns_pending_fd[setns_npending++] = fd;
 		break;
 	}
 	case STEP_SETNS_PENDING:
-		for (int i = 0; i < setns_npending; i++) {
-			const struct step *p = setns_pending[i];
-			int fd = open(S(p, 0), O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				fail(errno, "open namespace %s", S(p, 0));
-			if (setns(fd, (int)N(p, 1)) < 0)
-				fail(errno, "setns %s", S(p, 0));
-			close(fd);
-		}
+		for (int i = 0; i < setns_npending; i++)
+			ns_join(setns_pending[i], setns_pending_fd[i]);
 		setns_npending = 0;
 		break;
 	case STEP_WRITE_FILE:
