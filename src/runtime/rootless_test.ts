@@ -130,6 +130,11 @@ describe.skipIf(!isRoot)("rootless: a real unprivileged user runs containers", (
       const uids = /^Uid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${st.pid}/status`, "utf8"))?.[1]?.split(/\s+/);
       expect(uids).toEqual([String(uid), String(uid), String(uid), String(uid)]);
       expect(JSON.parse(asUser(["list", "--format", "json"]).out).map((c: { id: string }) => c.id)).toEqual([id]);
+      // exec as the user: its namespaces are owned by the container's user namespace, so they
+      // are joined only after it (the first pass is refused: SETNS_PENDING)
+      const e = asUser(["exec", id, "sh", "-c", "id -u; readlink /proc/self/ns/net; readlink /proc/self/ns/user"]);
+      expect({ code: e.code, err: e.err }).toEqual({ code: 0, err: "" });
+      expect(e.out.trim().split("\n")).toEqual(["0", fs.readlinkSync(`/proc/${st.pid}/ns/net`), fs.readlinkSync(`/proc/${st.pid}/ns/user`)]);
     } finally {
       expect(asUser(["delete", "--force", id]).code).toBe(0);
     }
