@@ -1151,6 +1151,13 @@ static void run_step(const struct step *st)
 		setns_pending_fd[setns_npending++] = fd;
 		break;
 	}
+	case STEP_SETNS_DEFER:
+		/* open now, while the path still means what it says; join in SETNS_PENDING */
+		if (setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
+			fail(E2BIG, "too many namespaces to join");
+		setns_pending_fd[setns_npending] = ns_open(st);
+		setns_pending[setns_npending++] = st;
+		break;
 	case STEP_SETNS_PENDING:
 		for (int i = 0; i < setns_npending; i++)
 			ns_join(setns_pending[i], setns_pending_fd[i]);
@@ -1238,7 +1245,8 @@ static void run_step(const struct step *st)
 				close(fd);
 				fd = resolve_in_root(S(st, 0), S(st, 2), CREATE_NONE);
 				fd_path(fd, target, sizeof target);
-				if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | (flags & ~(unsigned long)MS_REC), NULL) < 0)
+				/* keeping the flags the kernel locked on the host's mount (a user namespace) */
+				if (remount_keep_locked(target, MS_BIND | MS_REMOUNT | (flags & ~(unsigned long)MS_REC), NULL) < 0)
 					fail(errno, "remount %s (bound from %s)", S(st, 2), bind);
 			}
 		}

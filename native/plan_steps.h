@@ -74,7 +74,8 @@
 #define STEP_SETNS_LENIENT 60 /* path, nstype */
 #define STEP_SETNS_PENDING 61 /* no arguments */
 #define STEP_MOUNT_OR_BIND_IN_ROOT 62 /* root, source, dest, fstype, flags, data, create, bindSource */
-#define STEP_MAX 62
+#define STEP_SETNS_DEFER 63 /* path, nstype */
+#define STEP_MAX 63
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -139,6 +140,7 @@ static const char *const step_names[] = {
   [60] = "SETNS_LENIENT",
   [61] = "SETNS_PENDING",
   [62] = "MOUNT_OR_BIND_IN_ROOT",
+  [63] = "SETNS_DEFER",
 };
 
 #define ARG_INT 0

@@ -72,6 +72,26 @@ export interface OpenOptions {
   attachDevices?: (dir: string, rules: DeviceRule[]) => void;
 }
 
+/** Pids in a cgroup directory and the cgroups below it. */
+function procsBelow(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    for (const line of (tryRead(`${d}/cgroup.procs`) ?? "").split("\n")) if (line.trim() !== "") out.push(Number(line));
+    for (const e of listDirs(d)) walk(`${d}/${e}`);
+  };
+  walk(dir);
+  return out;
+}
+
+/**
+ * A v1 directory of the container (on a hybrid host the launcher's stage 0 is in the v1
+ * hierarchies only: it joins them itself, its children are cloned into the cgroup2 one).
+ */
+function v1Dir(record: CgroupRecord): string | undefined {
+  const p = record.paths;
+  return p.pids ?? p.freezer ?? p.memory ?? p.devices ?? p.cpu ?? Object.entries(p).find(([k]) => k !== UNIFIED)?.[1];
+}
+
 /** v1 hierarchies isola joins, in runc's order. "name=systemd" is joined but never configured. */
 const V1_JOIN = ["cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb", "net_cls", "net_prio", "perf_event", "freezer", "rdma", "misc", "name=systemd"];
 
@@ -335,23 +355,21 @@ class Manager implements CgroupManager {
     // On a hybrid host the cgroup2 directory and a v1 one: the launcher's stage 0 joins the v1
     // hierarchies itself (tasks) and only its children are cloned into the cgroup2 directory.
     const p = record.paths;
-    const v1 = p.pids ?? p.freezer ?? p.memory ?? p.devices ?? p.cpu ?? Object.entries(p).find(([k]) => k !== UNIFIED)?.[1];
-    const dirs = [...new Set([p[UNIFIED], v1].filter((d): d is string => d !== undefined))];
-    const out: number[] = [];
-    const walk = (d: string) => {
-      for (const line of (tryRead(`${d}/cgroup.procs`) ?? "").split("\n")) if (line.trim() !== "") out.push(Number(line));
-      for (const e of listDirs(d)) walk(`${d}/${e}`);
-    };
-    for (const d of dirs) walk(d);
-    return [...new Set(out)].sort((a, b) => a - b);
+    const dirs = [...new Set([p[UNIFIED], v1Dir(record)].filter((d): d is string => d !== undefined))];
+    return [...new Set(dirs.flatMap(procsBelow))].sort((a, b) => a - b);
   }
 
   killAll(record: CgroupRecord, signal: number): void {
     const udir = record.paths[UNIFIED];
     if (signal === 9 && udir !== undefined && exists(`${udir}/cgroup.kill`)) {
+      // cgroup.kill reaches everything in the cgroup2 directory; what is only in the v1
+      // hierarchies (a hybrid host's stage 0) gets the signal directly (read first: those
+      // processes live on, so their pids can't be reused meanwhile)
+      const v1 = v1Dir(record);
+      const inUnified = new Set(procsBelow(udir));
+      const onlyV1 = v1 === undefined ? [] : procsBelow(v1).filter((pid) => !inUnified.has(pid));
       writeFile(`${udir}/cgroup.kill`, "1");
-      // anything only in the v1 hierarchies (a hybrid host's stage 0) gets it directly
-      for (const pid of this.pids(record)) {
+      for (const pid of onlyV1) {
         try {
           process.kill(pid, 9);
         } catch (e) {

@@ -328,13 +328,14 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
  * create and exec.
  */
 export function addJoinSteps(b: Builder, others: { path: string; type: NamespaceType }[], user: { path: string; origin: string }, origin: (t: NamespaceType) => string) {
-  // The mount namespace comes last of all: once in it, the paths (/proc/<pid>/ns/...) would be
-  // looked up in the container's /proc. It is owned by the container's user namespace anyway.
+  // The mount namespace is joined last of all (once in it, /proc/<pid>/ns/... would be looked up
+  // in the container's /proc; it is owned by the container's user namespace anyway), but its
+  // file is opened before the user namespace, while we can still open a non-dumpable init's.
   const early = others.filter((ns) => ns.type !== "mount");
   for (const ns of early) b.add("STAGE1", "SETNS_LENIENT", [ns.path, NAMESPACE_FLAGS[ns.type]], origin(ns.type));
+  for (const ns of others) if (ns.type === "mount") b.add("STAGE1", "SETNS_DEFER", [ns.path, NAMESPACE_FLAGS.mount], origin(ns.type));
   b.add("STAGE1", "SETNS", [user.path, CLONE.NEWUSER], user.origin);
-  if (early.length) b.add("STAGE1", "SETNS_PENDING", [], "linux.namespaces");
-  for (const ns of others) if (ns.type === "mount") b.add("STAGE1", "SETNS", [ns.path, NAMESPACE_FLAGS.mount], origin(ns.type));
+  if (others.length) b.add("STAGE1", "SETNS_PENDING", [], "linux.namespaces");
 }
 
 /**

@@ -152,6 +152,8 @@ export const Step = {
   SETNS_PENDING: 61,
   /** MOUNT_IN_ROOT; when the kernel refuses it (EPERM), an rbind of a host path with the same flags instead (root, source, dest, fstype, flags, data, create, bindSource) */
   MOUNT_OR_BIND_IN_ROOT: 62,
+  /** open a namespace file now and join it in SETNS_PENDING, after the ones kept before it (path, nstype) */
+  SETNS_DEFER: 63,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -219,6 +221,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   SETNS_LENIENT: ["path", "nstype"],
   SETNS_PENDING: [],
   MOUNT_OR_BIND_IN_ROOT: ["root", "source", "dest", "fstype", "flags", "data", "create", "bindSource"],
+  SETNS_DEFER: ["path", "nstype"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

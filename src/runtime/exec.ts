@@ -118,15 +118,26 @@ export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
 }
 
 /**
- * The cgroups an exec'd process joins: the container's, except that on cgroup v2 it goes where
- * the init is now when that is below the container's directory. A container's own manager
- * (systemd) moves its init into a leaf (init.scope) and enables controllers for its children,
- * and cgroup v2 then refuses new processes in the container's directory itself (EBUSY); runc
- * falls back to the init's cgroup the same way.
+ * The cgroups an exec'd process joins: the container's, except on cgroup v2 when its directory
+ * refuses processes: a container's own manager (systemd) moves its init into a leaf
+ * (init.scope) and enables controllers for the children, after which cgroup v2 refuses new
+ * processes in the container's directory itself (EBUSY). Then the init's own cgroup, when it is
+ * below the container's, as runc falls back.
  */
-export function execCgroupDirs(paths: Record<string, string>, initPid: number, procCgroup = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, "utf8")): Record<string, string> {
+export function execCgroupDirs(
+  paths: Record<string, string>,
+  initPid: number,
+  procCgroup = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, "utf8"),
+  subtreeControl = (dir: string) => fs.readFileSync(`${dir}/cgroup.subtree_control`, "utf8"),
+): Record<string, string> {
   const unified = paths.unified;
   if (unified === undefined) return paths;
+  // only when the container's directory refuses processes: controllers enabled for children
+  try {
+    if (subtreeControl(unified).trim() === "") return paths;
+  } catch {
+    return paths;
+  }
   let rel: string | undefined;
   try {
     rel = procCgroup(initPid).split("\n").find((l) => l.startsWith("0::"))?.slice(3).trim();
