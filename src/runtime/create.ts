@@ -37,6 +37,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /** of preserveFds, the first ones are systemd's listening sockets (set by createContainer) */
+  listenFds?: number;
 }
 
 export function loadSpec(bundle: string): Spec {
@@ -104,9 +106,23 @@ export interface Created {
   exit: Promise<number>;
 }
 
+/**
+ * Socket activation, as runc does it: when systemd (or anything speaking its protocol) handed
+ * us listening sockets — LISTEN_FDS=n and LISTEN_PID=our pid — fds 3..3+n-1 go to the
+ * container first, before the --preserve-fds ones, and its process gets LISTEN_FDS=n and
+ * LISTEN_PID=1 (it is pid 1 of its pid namespace). Zero when not activated.
+ */
+export function listenFds(env: Record<string, string | undefined> = process.env, pid = process.pid): number {
+  const n = Number(env.LISTEN_FDS);
+  if (!env.LISTEN_FDS || !Number.isInteger(n) || n <= 0) return 0;
+  return Number(env.LISTEN_PID) === pid ? n : 0;
+}
+
 export async function createContainer(opts: CreateOptions, foreground: boolean): Promise<Created> {
   const idProblem = validateId(opts.id);
   if (idProblem) throw new ContainerError(idProblem);
+  const listen = listenFds();
+  if (listen > 0) opts = { ...opts, preserveFds: listen + (opts.preserveFds ?? 0), listenFds: listen };
   // The launcher's exec overlaps our own set-up; it waits for its plan, and exits at once
   // if it never gets one.
   const started = startLauncher({ foreground, preserveFds: opts.preserveFds ?? 0 });
@@ -160,7 +176,9 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
       rec.cgroup = cgroups.record;
       writeRecord(opts.root, rec);
     }
-    const plan = compilePlan(spec, {
+    // the container's process learns about activation sockets as runc tells it
+    const planSpec = opts.listenFds ? { ...spec, process: { ...spec.process!, env: [...(spec.process?.env ?? []), `LISTEN_FDS=${opts.listenFds}`, "LISTEN_PID=1"] } } : spec;
+    const plan = compilePlan(planSpec, {
       id: opts.id,
       bundle,
       rootfs,

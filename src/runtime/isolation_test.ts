@@ -236,4 +236,29 @@ describe.skipIf(!isRoot)("isolation", () => {
     // 0,1,2 and the fd ls itself opens (3)
     expect(r2.stdout).toBe("hello stdin\n0 1 2 3 ");
   });
+
+  test("socket activation: LISTEN_FDS=n with LISTEN_PID=ours passes fds 3.. first, and the process gets LISTEN_FDS=n, LISTEN_PID=1 (runc's)", () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sh", "-c", 'echo "[$LISTEN_FDS] [$LISTEN_PID]"; cat <&3 2>/dev/null || echo "no fd 3"'];
+    writeSpec(bundle, spec);
+    const file = path.join(os.tmpdir(), `isola-listen-${process.pid}`);
+    fs.writeFileSync(file, "from fd 3\n");
+    const fd = fs.openSync(file, "r");
+    try {
+      // sh sets the variables and execs the runtime, which keeps sh's pid: LISTEN_PID is the runtime's
+      const activated = (listenPid: string) =>
+        Bun.spawnSync(["sh", "-c", `LISTEN_PID=${listenPid} LISTEN_FDS=1 exec "$@"`, "sh", ...rt.argv(["run", "-b", bundle, uniqueId("listen")])], {
+          stdio: ["ignore", "pipe", "pipe", fd],
+        });
+      const r = activated("$$");
+      expect(r.stderr.toString()).toBe("");
+      expect(r.stdout.toString()).toBe("[1] [1]\nfrom fd 3\n");
+      // the sockets were meant for another process: nothing is passed
+      const other = activated("1");
+      expect(other.stdout.toString()).toBe("[] []\nno fd 3\n");
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+    }
+  });
 });
