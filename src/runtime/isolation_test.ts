@@ -237,6 +237,21 @@ describe.skipIf(!isRoot)("isolation", () => {
     expect(r2.stdout).toBe("hello stdin\n0 1 2 3 ");
   });
 
+  test("a fresh session keyring named after the container by default; --no-new-keyring keeps the caller's", () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sh", "-c", "cat /proc/keys"];
+    spec.linux!.maskedPaths = spec.linux!.maskedPaths!.filter((p) => p !== "/proc/keys"); // to look at it
+    writeSpec(bundle, spec);
+    const id = uniqueId("keys");
+    const fresh = rt.run(["run", "-b", bundle, id]);
+    expect(fresh.stderr).toBe("");
+    expect(fresh.stdout).toMatch(new RegExp(`keyring\\s+_ses\\.${id}:`));
+    const id2 = uniqueId("keys");
+    const kept = rt.run(["run", "--no-new-keyring", "-b", bundle, id2]);
+    expect(kept.stderr).toBe("");
+    expect(kept.stdout).not.toContain(`_ses.${id2}`);
+  });
+
   test("socket activation: LISTEN_FDS=n with LISTEN_PID=ours passes fds 3.. first, and the process gets LISTEN_FDS=n, LISTEN_PID=1 (runc's)", () => {
     const spec: Spec = structuredClone(base);
     spec.process!.args = ["sh", "-c", 'echo "[$LISTEN_FDS] [$LISTEN_PID]"; cat <&3 2>/dev/null || echo "no fd 3"'];

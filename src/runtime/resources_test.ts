@@ -288,7 +288,7 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     deleteAndExpectNothingLeft(id);
   });
 
-  test("pause stops a busy loop (cpu usage flat) and resume restarts it; state, list and exec see paused; delete --force works paused", () => {
+  test("pause stops a busy loop (cpu usage flat) and resume restarts it; state, list and exec see paused; delete --force works paused", async () => {
     const id = runDetached(["sh", "-c", "while :; do :; done"]);
     const usage = () => stats(id).cpu.usage.total ?? 0;
     const u0 = usage();
@@ -307,8 +307,16 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     const ex = rt.run(["exec", id, "true"]);
     expect(ex.code).toBe(1);
     expect(ex.stderr).toContain("--ignore-paused");
+    // with --ignore-paused the exec goes ahead, and its process is held by the freezer until resume
+    const out = `${rt.root}.ignore-paused.out`;
+    const late = Bun.spawn(rt.argv(["exec", "--ignore-paused", id, "sh", "-c", "echo ran after resume"]), { stdin: "ignore", stdout: Bun.file(out), stderr: "ignore" });
+    Bun.sleepSync(300);
+    expect(late.exitCode).toBe(null);
 
     expect(rt.run(["resume", id]).code).toBe(0);
+    expect(await late.exited).toBe(0);
+    expect(fs.readFileSync(out, "utf8")).toBe("ran after resume\n");
+    fs.rmSync(out, { force: true });
     expect(state(id).status).toBe("running");
     expect(waitFor(() => usage() > frozen + 20e6, 10_000)).toBe(true);
     const notPaused = rt.run(["resume", id]);
