@@ -47,6 +47,8 @@ export class TestHost {
   private readonly netnses: string[] = [];
   private readonly pids: number[] = [];
   private agent: ReturnType<typeof Bun.spawn> | undefined;
+  /** The machine's own network namespace as it was before the test (see hostSnapshot). */
+  private hostBefore = "";
   private nextId = 1;
   private readonly waiting = new Map<number, (r: { ok: boolean; result?: unknown; error?: { code: number; message: string } }) => void>();
 
@@ -65,6 +67,7 @@ export class TestHost {
     const name = `isola-test-${Math.random().toString(36).slice(2, 8)}`;
     const tmp = await mkdtemp(`${tmpdir()}/isola-net-test-`);
     const h = new TestHost(name, tmp);
+    h.hostBefore = await hostSnapshot();
     await must(["ip", "netns", "add", name]);
     h.netnses.push(name);
     await must(["ip", "-n", name, "link", "set", "lo", "up"]);
@@ -191,7 +194,30 @@ export class TestHost {
     }
     await Promise.all(this.netnses.map((n) => run(["ip", "netns", "del", n])));
     await rm(this.tmp, { recursive: true, force: true });
+    // the tests' promise: nothing in the machine's own network namespace changed
+    const after = await hostSnapshot();
+    if (after !== this.hostBefore) throw new Error(`the machine's own network namespace changed during the test:\n--- before\n${this.hostBefore}\n--- after\n${after}`);
   }
+}
+
+/**
+ * What the network tests must never change in the machine's own network namespace (read
+ * only): its interfaces, addresses, routes, forwarding and nftables ruleset.
+ */
+export async function hostSnapshot(): Promise<string> {
+  const parts = await Promise.all([
+    run(["ip", "-o", "link", "show"]),
+    run(["ip", "-o", "addr", "show"]),
+    run(["ip", "route", "show", "table", "all"]),
+    run(["ip", "-6", "route", "show", "table", "all"]),
+    run(["cat", "/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"]),
+    run(["nft", "list", "ruleset"]),
+  ]);
+  // link lines carry counters of nothing we check; keep names, flags, mtu, state
+  const links = parts[0]!.out.split("\n").map((l) => l.replace(/\s+link\/.*$/, "")).join("\n");
+  // address lifetimes count down
+  const addrs = parts[1]!.out.replace(/\s+valid_lft \S+ preferred_lft \S+/g, "");
+  return [links, addrs, ...parts.slice(2).map((p) => p.out)].join("\n==\n");
 }
 
 /** A conflist for isola's own bridge network inside a test host. */
