@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import type { Result } from "./types.ts";
+import { FilePolicyStore } from "./policy/store.ts";
 import { isolaConflist, run, TestHost } from "./testing/testhost.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -53,6 +54,26 @@ describe.skipIf(!usable)("isola plugins as executables", () => {
     expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
     expect((await readdir(`${h.ipamDir}/exe`)).filter((n) => !n.startsWith("last"))).toEqual([]);
     expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("7070");
+  });
+
+  test("isola-policy by exec in a chain: registers the container's addresses and labels; DEL removes them", async () => {
+    const dataDir = `${h.tmp}/policy`;
+    const conf = JSON.stringify({
+      cniVersion: "1.1.0",
+      name: "pol",
+      plugins: [
+        { type: "isola-bridge", bridge: "isolapol0", isGateway: true, ipMasq: false, ipam: { type: "isola-ipam", dataDir: h.ipamDir, subnet: "10.86.0.0/24" } },
+        { type: "isola-policy", capabilities: { labels: true }, dataDir },
+      ],
+    });
+    const rt = { runtime: { inProcess: false } };
+    const c1 = await h.container();
+    const r = (await h.cni("add", conf, { containerId: "pol1", ifName: "eth0", netns: c1, capabilityArgs: { labels: { app: "web" } } }, rt)) as Result;
+    const eps = await new FilePolicyStore(dataDir).endpoints("pol");
+    expect(eps.map((e) => ({ id: e.containerId, labels: e.labels, addresses: e.addresses }))).toEqual([{ id: "pol1", labels: { app: "web" }, addresses: [r.ips![0]!.address.split("/")[0]!] }]);
+    await h.cni("check", conf, { containerId: "pol1", ifName: "eth0", netns: c1, capabilityArgs: { labels: { app: "web" } } }, rt);
+    await h.cni("del", conf, { containerId: "pol1", ifName: "eth0", netns: c1, capabilityArgs: { labels: { app: "web" } } }, rt);
+    expect(await new FilePolicyStore(dataDir).endpoints("pol")).toEqual([]);
   });
 
   test("macvlan (reference) with isola-ipam (exec'd from CNI_PATH): containers reach each other", async () => {
