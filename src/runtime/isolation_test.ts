@@ -225,6 +225,45 @@ describe.skipIf(!isRoot)("isolation", () => {
     ]);
   });
 
+  test("capabilities across the uid change: a non-root user keeps exactly its inheritable+ambient set", () => {
+    // NET_BIND_SERVICE (10) and NET_RAW (13) in every set, ambient too: after setuid(1000)
+    // they survive only because they are ambient; KILL (5) is permitted/effective but not
+    // ambient, so the uid change drops it from everything but the bounding set
+    const r = inside("id -u; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status | tr -s '\\t' ' '", (s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.process!.noNewPrivileges = true;
+      const amb = ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"];
+      s.process!.capabilities = { bounding: [...amb, "CAP_KILL"], permitted: [...amb, "CAP_KILL"], effective: [...amb, "CAP_KILL"], inheritable: amb, ambient: amb };
+    });
+    expect(r.err).toBe("");
+    expect(r.out.split("\n")).toEqual([
+      "1000",
+      "CapInh: 0000000000002400",
+      "CapPrm: 0000000000002400",
+      "CapEff: 0000000000002400",
+      "CapBnd: 0000000000002420",
+      "CapAmb: 0000000000002400",
+    ]);
+  });
+
+  test("devices: a host device node bound in is still refused by the device cgroup unless linux.resources.devices allows it", () => {
+    // /dev/kmsg (c 1:11): not in the default allow list; CAP_SYSLOG so that only the cgroup decides
+    const withKmsg = (s: Spec) => {
+      s.mounts!.push({ destination: "/mnt/kmsg", type: "bind", source: "/dev/kmsg", options: ["bind"] });
+      for (const set of ["bounding", "permitted", "effective"] as const) s.process!.capabilities![set] = [...(s.process!.capabilities![set] ?? []), "CAP_SYSLOG"];
+    };
+    const r = inside("head -c0 /mnt/kmsg && echo opened || echo refused", withKmsg);
+    expect(r.out).toBe("refused");
+    expect(r.err).toMatch(/Operation not permitted/);
+    const allowed = inside("head -c0 /mnt/kmsg && echo opened || echo refused", (s) => {
+      withKmsg(s);
+      const devices = (s.linux!.resources?.devices ?? []) as { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[];
+      s.linux!.resources = { ...(s.linux!.resources ?? {}), devices: [...devices, { allow: true, type: "c", major: 1, minor: 11, access: "r" }] };
+    });
+    expect(allowed.err).toBe("");
+    expect(allowed.out).toBe("opened");
+  });
+
   test("the caller's stdin and stdout pass through, and only preserved fds are open", () => {
     const r = rt.run(["run", "-b", bundle, uniqueId("stdio")], { stdin: "hello stdin\n" });
     expect(r.code).toBe(0);
