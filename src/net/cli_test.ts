@@ -73,6 +73,48 @@ describe.skipIf(!root)("isola network in a test host", () => {
     expect((await h.exec(["nft", "list", "table", "inet", "isola_nat"])).out).not.toMatch(/10\.88\.0\.20|8088|10\.88\.0\.0/);
   });
 
+  test("--nat: containers reach an outside peer that has no route back to them (masquerade); --internal: no way out", async () => {
+    // "outside": a namespace joined to the test host by a veth only, with no route to the
+    // container subnets, serving TCP on port 90
+    const ext = await h.container();
+    const extName = ext.split("/").pop()!;
+    expect((await h.exec(["ip", "link", "add", "vext0", "type", "veth", "peer", "name", "eth0", "netns", extName])).code).toBe(0);
+    await h.exec(["ip", "addr", "add", "192.168.200.1/24", "dev", "vext0"]);
+    await h.exec(["ip", "link", "set", "vext0", "up"]);
+    await h.exec(["ip", "addr", "add", "192.168.200.2/24", "dev", "eth0"], ext);
+    await h.exec(["ip", "link", "set", "eth0", "up"], ext);
+    await h.backgroundReady(["sh", "-c", "busybox nc -ll -p 90 -e /bin/echo hello-from-outside & echo ready; wait"], ext);
+    const reach = async (netns: string) => {
+      for (let i = 0; i < 20; i++) {
+        const r = await h.exec(["busybox", "nc", "-w", "1", "192.168.200.2", "90"], netns);
+        if (r.out.includes("hello-from-outside")) return true;
+        await Bun.sleep(50);
+      }
+      return false;
+    };
+
+    expect((await isola("network", "create", "out", "--subnet", "10.61.0.0/24", "--nat", "--bridge", "isolaout0")).code).toBe(0);
+    expect((await isola("network", "create", "closed", "--subnet", "10.62.0.0/24", "--internal", "--bridge", "isolain0")).code).toBe(0);
+    expect((await isola("network", "create", "plain", "--subnet", "10.63.0.0/24", "--bridge", "isolapl0")).code).toBe(0);
+    const a = await h.container();
+    const b = await h.container();
+    const c = await h.container();
+    expect((await isola("network", "attach", a, "--network", "out")).code).toBe(0);
+    expect((await isola("network", "attach", b, "--network", "closed")).code).toBe(0);
+    expect((await isola("network", "attach", c, "--network", "plain")).code).toBe(0);
+    expect(await reach(a)).toBe(true);
+    // the control: routed but not masqueraded, the peer's answer has nowhere to go
+    expect((await h.exec(["busybox", "nc", "-w", "1", "192.168.200.2", "90"], c)).out).not.toContain("hello-from-outside");
+    // internal: no default route in the container, so the peer is unreachable
+    expect((await h.exec(["ip", "route", "show", "default"], b)).out.trim()).toBe("");
+    const closed = await h.exec(["busybox", "nc", "-w", "1", "192.168.200.2", "90"], b);
+    expect(closed.out).not.toContain("hello-from-outside");
+
+    for (const [n, net] of [[a, "out"], [b, "closed"], [c, "plain"]] as const) expect((await isola("network", "detach", n, "--network", net)).code).toBe(0);
+    for (const net of ["out", "closed", "plain"]) expect((await isola("network", "rm", net)).code).toBe(0);
+    await h.exec(["ip", "link", "del", "vext0"]);
+  });
+
   test("usage errors name the flag", async () => {
     expect((await isola("network", "attach", "/x")).err).toContain("--network: missing");
     expect((await isola("network", "attach", "/x", "--network", "nope")).err).toContain('--network: no network named "nope"');
