@@ -230,6 +230,40 @@ describe.skipIf(!root)("network policies on real flows", () => {
     // CNI CHECK through the chain verifies the table too
     await ok("network", "check", boxes.get("web")!.netns, "--network", "lab", "--container-id", "web");
 
+    // the rest of the rule language on real packets: matchExpressions (In, NotIn), an ipBlock
+    // with except, and port ranges (endPort) for TCP and UDP
+    await start("probe", { app: "probe" });
+    const dnsIp = boxes.get("dns")!.ip;
+    await ok(
+      "policy",
+      "apply",
+      await policyFile(
+        "more.yaml",
+        `kind: NetworkPolicy
+metadata: {name: web-from-subnet, network: lab}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: In, values: [web]}]}
+  ingress:
+  - from: [{ipBlock: {cidr: 10.66.0.0/24, except: ["${dnsIp}/32"]}}]
+    ports: [{protocol: TCP, port: 70, endPort: 90}]
+---
+kind: NetworkPolicy
+metadata: {name: udp-range-only, network: lab}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [web, dns]}]}
+  ingress:
+  - ports: [{protocol: UDP, port: 50, endPort: 60}]
+`,
+      ),
+    );
+    const more = await expectedMatrix();
+    expect(more["probe>web"]).toEqual({ tcp: T, udp: F }); // in the block, TCP 80 in 70-90
+    expect(more["dns>web"]).toEqual({ tcp: F, udp: F }); // the block's exception
+    expect(more["web>probe"]).toEqual({ tcp: F, udp: T }); // probe isolated: only UDP 50-60
+    expect(sorted(await probeMatrix())).toEqual(sorted(more));
+    expect((await ok("policy", "check", "--network", "lab")).trim()).toBe("ok");
+    await ok("policy", "rm", "web-from-subnet", "udp-range-only");
+
     // teardown: detach all, remove the policies (the table goes with the last one), the network
     for (const id of [...boxes.keys()]) await stop(id);
     expect(await new FilePolicyStore(`${state}/policy`).endpoints("lab")).toEqual([]);
