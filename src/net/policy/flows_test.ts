@@ -256,6 +256,17 @@ spec:
 `,
       ),
     );
+    // inspect gives the documents back (normalised: policyTypes filled in), re-applicable as they are
+    const shown = JSON.parse(await ok("policy", "inspect", "web-from-subnet")) as { metadata: { name: string; network: string }; spec: Record<string, unknown> };
+    expect(shown.metadata).toMatchObject({ name: "web-from-subnet", network: "lab" });
+    expect(shown.spec).toEqual({
+      podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["web"] }] },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [{ ipBlock: { cidr: "10.66.0.0/24", except: [`${dnsIp}/32`] } }], ports: [{ protocol: "TCP", port: 70, endPort: 90 }] }],
+    });
+    expect(JSON.parse(await ok("policy", "inspect", "web-from-subnet", "udp-range-only")).map((d: { metadata: { name: string } }) => d.metadata.name)).toEqual(["web-from-subnet", "udp-range-only"]);
+    expect((await isola("policy", "inspect", "nope")).err).toContain('no policy named "nope"');
+    await ok("policy", "apply", await policyFile("shown.json", JSON.stringify(shown)));
     const more = await expectedMatrix();
     expect(more["probe>web"]).toEqual({ tcp: T, udp: F }); // in the block, TCP 80 in 70-90
     expect(more["dns>web"]).toEqual({ tcp: F, udp: F }); // the block's exception
