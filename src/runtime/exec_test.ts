@@ -156,16 +156,23 @@ describe.skipIf(!isRoot)("terminals", () => {
     }
   });
 
-  test("run with a terminal in the foreground relays the pty itself (raw mode, exit status)", () => {
+  test("run with a terminal in the foreground relays the pty itself (raw mode, window size, exit status)", () => {
     const spec: Spec = structuredClone(base);
     spec.process!.terminal = true;
-    spec.process!.args = ["sh", "-c", "tty; [ -t 1 ] && echo out-is-tty; exit 3"];
+    spec.process!.args = ["sh", "-c", "tty; [ -t 1 ] && echo out-is-tty; stty size; exit 3"];
     writeSpec(bundle, spec);
     const cid = uniqueId("relay");
-    const cmd = rt.argv(["run", "-b", bundle, cid]).map((a) => `'${a}'`).join(" ");
+    const run = rt.argv(["run", "-b", bundle, cid]).map((a) => `'${a}'`).join(" ");
+    // the caller's terminal: 33x101; its mode is saved before and compared after the run
+    const cmd = `stty rows 33 cols 101; before=$(stty -g); ${run}; rc=$?; [ "$(stty -g)" = "$before" ] && echo mode-restored; exit $rc`;
     const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-    const out = r.stdout.toString().replace(/\r/g, "");
-    expect(out).toMatch(/\/dev\/pts\/\d+\nout-is-tty\n/);
+    const raw = r.stdout.toString();
+    // the container's pty turns \n into \r\n; the caller's terminal, raw meanwhile, adds nothing
+    // (a cooked one would make it \r\r\n)
+    expect(raw).toContain("out-is-tty\r\n");
+    expect(raw).not.toContain("\r\r\n");
+    const out = raw.replace(/\r/g, "");
+    expect(out).toMatch(/\/dev\/pts\/\d+\nout-is-tty\n33 101\nmode-restored\n/);
     expect(r.exitCode).toBe(3);
     expect(fs.existsSync(path.join(rt.root, cid))).toBe(false);
   });
