@@ -177,6 +177,35 @@ describe.skipIf(!isRoot)("terminals", () => {
     expect(fs.existsSync(path.join(rt.root, cid))).toBe(false);
   });
 
+  test("run with a terminal in the foreground passes window size changes on (SIGWINCH)", async () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.terminal = true;
+    // report the size on SIGWINCH, then finish
+    spec.process!.args = ["sh", "-c", "trap 'stty size; exit 0' WINCH; echo waiting; i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exit 9"];
+    writeSpec(bundle, spec);
+    const ttyFile = path.join(scratch, `tty-${process.pid}`);
+    const run = rt.argv(["run", "-b", bundle, uniqueId("winch")]).map((a) => `'${a}'`).join(" ");
+    const cmd = `stty rows 20 cols 80; tty > '${ttyFile}'; ${run}`;
+    const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    let out = "";
+    const reading = (async () => {
+      for await (const chunk of p.stdout) out += new TextDecoder().decode(chunk);
+    })();
+    try {
+      for (let i = 0; i < 200 && !out.includes("waiting"); i++) await Bun.sleep(50); // the reader needs the event loop
+      expect(out).toContain("waiting");
+      const tty = fs.readFileSync(ttyFile, "utf8").trim();
+      // the caller's terminal changes size: the kernel signals its foreground process group
+      expect(Bun.spawnSync(["stty", "-F", tty, "rows", "40", "cols", "120"]).exitCode).toBe(0);
+      expect(await p.exited).toBe(0);
+      await reading;
+      expect(out.replace(/\r/g, "")).toContain("waiting\n40 120\n");
+    } finally {
+      if (p.exitCode === null) p.kill(9);
+      fs.rmSync(ttyFile, { force: true });
+    }
+  });
+
   test("bad combinations are refused before anything is created", () => {
     const spec: Spec = structuredClone(base);
     spec.process!.terminal = true;
