@@ -39,6 +39,13 @@ describe.skipIf(!usable)("reference plugins through isola's CNI runtime", () => 
     expect(r1.cniVersion).toBe("1.0.0");
     expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", v4(r2)], c1)).code).toBe(0);
     expect((await h.exec(["cat", "/proc/sys/net/ipv4/conf/eth0/rp_filter"], c1)).out.trim()).toBe("2");
+    // bandwidth: a token bucket shapes the container's host-side veth (and an ifb its egress)
+    const qdiscs = (await h.exec(["tc", "qdisc", "show"])).out;
+    expect(qdiscs).toMatch(/qdisc tbf .* rate 100Mbit/);
+    // firewall: the container's address is let through the host's forward chain
+    const fw = (await h.exec(["iptables-save", "-t", "filter"])).out;
+    expect(fw).toContain("CNI-FORWARD");
+    expect(fw).toContain(v4(r1));
     h.background(["busybox", "nc", "-ll", "-p", "80", "-e", "/bin/echo", "ref-hello"], c1);
     let got = "";
     for (let i = 0; i < 50 && !got.includes("ref-hello"); i++) {
@@ -51,6 +58,8 @@ describe.skipIf(!usable)("reference plugins through isola's CNI runtime", () => 
     await h.cni("del", conf, { containerId: "ref2", ifName: "eth0", netns: c2 });
     expect((await h.links()).filter((l) => l.startsWith("veth"))).toEqual([]);
     expect((await readdir(`${h.tmp}/hl/refnet`)).filter((n) => /^\d/.test(n))).toEqual([]);
+    expect((await h.exec(["tc", "qdisc", "show"])).out).not.toContain("tbf");
+    expect((await h.exec(["iptables-save", "-t", "filter"])).out).not.toContain(v4(r1));
   });
 
   test("macvlan + static: containers on one parent reach each other", async () => {
