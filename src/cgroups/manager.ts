@@ -263,6 +263,14 @@ class Manager implements CgroupManager {
     const rel = path.relative(mount, dir).split("/").filter((p) => p !== "");
     let cur = mount;
     for (const part of rel) {
+      // A cgroup with processes of its own (the caller's, for a relative cgroupsPath; a user's
+      // delegated one) takes no domain controllers, and enabling the threaded ones there (pids,
+      // cpuset) would make it a thread root whose domain children refuse processes (EOPNOTSUPP):
+      // leave it as it is. A controller needed below then fails naming it, at the next level.
+      if (cur !== mount && (tryRead(`${cur}/cgroup.procs`) ?? "").trim() !== "") {
+        cur = `${cur}/${part}`;
+        continue;
+      }
       const available = (tryRead(`${cur}/cgroup.controllers`) ?? "").split(/\s+/);
       const enabled = (tryRead(`${cur}/cgroup.subtree_control`) ?? "").split(/\s+/);
       for (const c of wanted) {

@@ -1,11 +1,12 @@
 // Integration on a cgroup v2 host (root): containers are cloned straight into their cgroup
-// (clone3 CLONE_INTO_CGROUP), get their limits, and see their cgroup namespace rooted there.
+// (clone3 CLONE_INTO_CGROUP), get their limits, and see their cgroup namespace rooted there;
+// a rootless caller in a delegated subtree gets its containers' cgroups there.
 // This host is hybrid, so the test runs in the lab's v2-only guest (test/lab); elsewhere it is
 // skipped with the reason.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
-import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { isRoot, Runtime, uniqueId, withDetached } from "../../test/harness.ts";
+import { makeBundle, makeRootfs, readSpec, writeSpec } from "../../test/bundle.ts";
+import { isRoot, Runtime, runtimeArgv, uniqueId, withDetached } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const v2Only = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") && !fs.readFileSync("/proc/self/cgroup", "utf8").split("\n").some((l) => l && !l.startsWith("0::"));
@@ -63,6 +64,62 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
       expect(e.stderr).toBe("");
       expect(e.stdout.trim()).toBe("0::/init.scope");
     }, "v2leaf");
+  });
+
+  test("rootless, with a delegated cgroup v2 subtree: the container gets its cgroup inside it", () => {
+    // as systemd delegates to a user: a cgroup owned by the user, with the user's process in it
+    const UID = 4242;
+    const deleg = `/sys/fs/cgroup/isola-deleg-${process.pid}`;
+    const xdg = fs.mkdtempSync("/tmp/isola-xdg-");
+    const b = fs.mkdtempSync("/tmp/isola-rl-bundle-");
+    fs.mkdirSync(deleg);
+    for (const f of ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"]) fs.chownSync(`${deleg}${f}`, UID, UID);
+    fs.chownSync(xdg, UID, UID);
+    fs.chmodSync(xdg, 0o700);
+    fs.chmodSync(b, 0o755);
+    try {
+      makeRootfs(`${b}/rootfs`);
+      const asUser = (args: string[]) => {
+        // output through files: a detached container keeps what it inherits open
+        const out = `${xdg}.out`;
+        const err = `${xdg}.err`;
+        const r = Bun.spawnSync(["sh", "-c", `echo $$ > ${deleg}/cgroup.procs && exec setpriv --reuid=${UID} --regid=${UID} --clear-groups -- "$@"`, "sh", ...runtimeArgv(), ...args], {
+          cwd: b,
+          stdout: Bun.file(out),
+          stderr: Bun.file(err),
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", XDG_RUNTIME_DIR: xdg, HOME: xdg },
+        });
+        const res = { code: r.exitCode, out: fs.readFileSync(out, "utf8"), err: fs.readFileSync(err, "utf8") };
+        fs.rmSync(out, { force: true });
+        fs.rmSync(err, { force: true });
+        return res;
+      };
+      fs.chownSync(b, UID, UID);
+      expect(asUser(["spec", "--rootless"]).code).toBe(0);
+      const spec = JSON.parse(fs.readFileSync(`${b}/config.json`, "utf8")) as Spec;
+      spec.process!.terminal = false;
+      spec.process!.args = ["sleep", "60"];
+      fs.writeFileSync(`${b}/config.json`, JSON.stringify(spec));
+      const id = uniqueId("rlv2");
+      const run = asUser(["run", "-d", id]);
+      expect(run.err).toBe(""); // no "cgroups skipped" warning
+      expect(run.code).toBe(0);
+      try {
+        const pid = JSON.parse(asUser(["state", id]).out).pid as number;
+        const line = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim();
+        expect(line.startsWith(`0::/isola-deleg-${process.pid}/`)).toBe(true);
+        expect(line).toContain(id);
+      } finally {
+        expect(asUser(["delete", "--force", id]).code).toBe(0);
+      }
+      expect(fs.readdirSync(deleg).filter((f) => !f.includes("."))).toEqual([]); // its cgroup is gone
+    } finally {
+      // our own processes are gone; move nothing back, just remove what we made
+      for (const d of fs.existsSync(deleg) ? fs.readdirSync(deleg, { withFileTypes: true }).filter((e) => e.isDirectory()) : []) fs.rmdirSync(`${deleg}/${d.name}`);
+      if (fs.existsSync(deleg)) fs.rmdirSync(deleg);
+      fs.rmSync(xdg, { recursive: true, force: true });
+      fs.rmSync(b, { recursive: true, force: true });
+    }
   });
 
   test("a foreground run returns the exit status", () => {
