@@ -1,7 +1,8 @@
 // bench/seccomp: Docker's default profile (amd64, Docker's default capabilities) compiled
 // by isola and by libseccomp (linear as runc builds it, and its binary tree), compared on
 // BPF instructions executed per syscall and on ns per call of getppid and personality
-// with each filter installed. Run: node_modules/.bin/bun bench/seccomp/run.ts [--iterations N]
+// with each filter installed, in a plain process and inside containers made by isola and by
+// runc. Run: node_modules/.bin/bun bench/seccomp/run.ts [--iterations N]
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,6 +99,58 @@ try {
   const base = rows.find((r) => r[0] === "isola") as readonly [string, number, number];
   for (const [name, g, p] of rows) {
     console.log(`${name.padEnd(20)}${fmt(g, base[1]).padStart(16)}${fmt(p, base[2]).padStart(18)}`);
+  }
+
+  // --- inside a container ---------------------------------------------------------------
+  // The same loop as a container's process, with the profile installed by each runtime
+  // itself (isola's compiler; runc's libseccomp), and without a profile.
+  if ((process.getuid?.() ?? 1) !== 0) {
+    console.log("\n(ns per call inside a container: needs root, skipped)");
+  } else {
+    const staticLoop = join(dir, "syscall_loop_static");
+    execFileSync("gcc", ["-O2", "-static", "-o", staticLoop, new URL("./syscall_loop.c", import.meta.url).pathname]);
+    const { makeBundle, readSpec, writeSpec } = await import("../../test/bundle.ts");
+    const bundle = makeBundle(undefined, dir);
+    execFileSync("cp", [staticLoop, join(bundle, "rootfs/bin/syscall_loop")]);
+    const state = join(dir, "state");
+    const runtimes = [
+      ["isola-runtime", new URL("../../bin/isola-runtime", import.meta.url).pathname],
+      ["runc", "runc"],
+    ] as const;
+    const inContainer = (bin: string, seccomp: boolean, call: string, n: number): number | string => {
+      const spec = readSpec(bundle);
+      spec.process!.args = ["/bin/syscall_loop", "none", call, String(ITER)];
+      spec.process!.terminal = false;
+      spec.ociVersion = "1.0.2";
+      delete spec.linux!.resources;
+      if (seccomp) spec.linux!.seccomp = profile as never;
+      else delete spec.linux!.seccomp;
+      writeSpec(bundle, spec);
+      const r = spawnSync(bin, ["--root", state, "run", "-b", bundle, `sc-${n}`], { encoding: "utf8" });
+      if (r.status !== 0) return `${r.stderr.trim().split("\n").pop()}`;
+      return Number(r.stdout.trim());
+    };
+    const cases = runtimes.flatMap(([name, bin]) => [
+      [`${name}, profile`, bin, true],
+      [`${name}, none`, bin, false],
+    ] as const);
+    const got = cases.map(() => ({ getppid: [] as number[], personality: [] as number[], error: "" }));
+    let n = 0;
+    for (let i = 0; i < RUNS; i++)
+      cases.forEach(([, bin, sec], j) => {
+        for (const call of ["getppid", "personality"] as const) {
+          const v = inContainer(bin, sec, call, n++);
+          if (typeof v === "string") got[j]!.error ||= v;
+          else got[j]![call].push(v);
+        }
+      });
+    console.log(`\nns per call inside a container (Docker's default profile as each runtime installs it), median of ${RUNS} runs`);
+    console.log(`${"container".padEnd(24)}${"getppid".padStart(10)}${"personality(-1)".padStart(18)}`);
+    cases.forEach(([name], j) => {
+      const g = got[j]!;
+      if (g.error && !g.getppid.length) console.log(`${name.padEnd(24)}  skipped: ${g.error}`);
+      else console.log(`${name.padEnd(24)}${median(g.getppid).toFixed(1).padStart(10)}${median(g.personality).toFixed(1).padStart(18)}`);
+    });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
