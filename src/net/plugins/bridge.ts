@@ -51,6 +51,15 @@ function randomMac(): string {
 // Concurrent ADDs in this process create the bridge once.
 const ensuring = new Map<string, Promise<void>>();
 
+/**
+ * Whether one link exists, asked of the kernel for that link alone. host.links() reads
+ * /proc/net/dev, whose pages can miss a link while others are renamed or deleted (concurrent
+ * DELs): its "yes" is to be trusted, its "no" checked here.
+ */
+async function linkPresent(host: NetHost, name: string): Promise<boolean> {
+  return ((await host.ipJson(["link", "show", "dev", name]).catch(() => [])) as unknown[]).length > 0;
+}
+
 async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpConfig[]): Promise<void> {
   if ((await host.links()).has(conf.bridge)) return;
   let p = ensuring.get(conf.bridge);
@@ -59,7 +68,7 @@ async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpCon
       // -force: another process may have created it meanwhile; the lines are idempotent.
       const ops = bridgeOps(conf, ips, bridgeMac(conf.bridge));
       await host.apply(ops, { force: true }).catch(() => undefined);
-      if (!(await host.links()).has(conf.bridge)) await host.apply(ops.slice(0, 1)); // surfaces the real error
+      if (!(await host.links()).has(conf.bridge) && !(await linkPresent(host, conf.bridge))) await host.apply(ops.slice(0, 1)); // surfaces the real error
       if (conf.isGateway && conf.isDefaultGateway) {
         if (ips.some((i) => !i.address.includes(":")) && (await host.readSysctl("net.ipv4.ip_forward")) !== "1") await host.writeSysctl("net.ipv4.ip_forward", "1");
         if (ips.some((i) => i.address.includes(":")) && (await host.readSysctl("net.ipv6.conf.all.forwarding")) !== "1") await host.writeSysctl("net.ipv6.conf.all.forwarding", "1");
@@ -145,7 +154,8 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       const ipamType = call.config.ipam?.type;
       if (ipamType) await inv.invoke(ipamType, ipamCall(call, "DEL"));
       const hostVeth = hostVethName(call.containerId, call.ifName);
-      if ((await host.links()).has(hostVeth)) {
+      const present = () => linkPresent(host, hostVeth);
+      if ((await host.links()).has(hostVeth) || (await present())) {
         // Down and renamed now (the pair stops carrying traffic and the name is free for a
         // new ADD); the kernel's unregister of the pair completes in the background.
         const rnd = () => Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -153,7 +163,7 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
         try {
           await host.apply([{ op: "link-down", dev: hostVeth }, { op: "link-rename", dev: hostVeth, name: trash }]);
         } catch (e) {
-          if ((await host.links()).has(hostVeth)) throw e; // else a concurrent DEL won
+          if (await present()) throw e; // else a concurrent DEL won
           return;
         }
         // The container's end keeps its name until the kernel is done: free it now, so
