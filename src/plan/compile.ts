@@ -197,8 +197,7 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   // privileges of the caller's user namespace that owns them, and only then makes the new
   // user namespace (unshare) and asks stage 0 for its maps: runc's order. Otherwise the user
   // namespace comes with the clone.
-  const joinOrder: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
-  const joined = joinOrder.filter((t) => namespaces.get(t)?.path);
+  const joined = JOIN_ORDER.filter((t) => namespaces.get(t)?.path).map((t) => ({ path: namespaces.get(t)!.path!, type: t }));
   const lateUser = newUser && joined.length > 0;
   let cloneFlags = 0;
   let setgroupsDenied = false;
@@ -209,12 +208,12 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
     setgroupsDenied = addIdMap(b, "gid", linux.gidMappings ?? [], opts.host.caller);
   }
 
-  // ---- stage 1: become root of the new user namespace, join and create the rest ----
-  const addJoins = () => {
-    for (const t of joined) b.add("STAGE1", "SETNS", [namespaces.get(t)!.path!, NAMESPACE_FLAGS[t]], `linux.namespaces[${t}].path`);
-  };
+  // ---- stage 1: join namespaces, become root of the user namespace, create the rest ----
+  // A user namespace joined by path comes with the joins (see addJoinSteps); a new one after
+  // them (lateUser) or, without joins, from the clone.
+  const joinedUser = !newUser && userNs?.path ? { path: userNs.path, origin: "linux.namespaces[user].path" } : undefined;
+  addJoinSteps(b, joined, joinedUser, (t) => `linux.namespaces[${t}].path`);
   if (lateUser) {
-    addJoins();
     b.add("STAGE1", "UNSHARE", [CLONE.NEWUSER], "linux.namespaces[user]");
     b.add("STAGE1", "REQUEST_PARENT", [], "linux.uidMappings");
   }
@@ -223,17 +222,12 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
       (maps ?? []).some((m) => m.containerID === 0 && m.size > 0);
     if (mapsRoot(linux.gidMappings)) b.add("STAGE1", "SETGID", [0], "linux.gidMappings");
     if (mapsRoot(linux.uidMappings)) b.add("STAGE1", "SETUID", [0], "linux.uidMappings");
-  } else if (userNs?.path) {
-    // A joined user namespace, with runc's three passes: the other namespaces our privileges
-    // allow now (host-owned ones, e.g. a pod's netns), then the user namespace, then those
-    // that needed it (owned by it: a caller without root).
-    addJoinSteps(b, joined.map((t) => ({ path: namespaces.get(t)!.path!, type: t })), { path: userNs.path, origin: "linux.namespaces[user].path" }, (t) => `linux.namespaces[${t}].path`);
+  } else if (joinedUser) {
     // Our host ids are unmapped there (files we create would fail with EOVERFLOW); become its
     // root, as runc does. Its maps must cover 0.
-    b.add("STAGE1", "SETGID", [0], "linux.namespaces[user].path");
-    b.add("STAGE1", "SETUID", [0], "linux.namespaces[user].path");
+    b.add("STAGE1", "SETGID", [0], joinedUser.origin);
+    b.add("STAGE1", "SETUID", [0], joinedUser.origin);
   }
-  if (!lateUser && !userNs?.path) addJoins();
   let unshareFlags = 0;
   for (const t of ["mount", "uts", "ipc", "network", "pid", "cgroup", "time"] as NamespaceType[])
     if (isNew(t)) unshareFlags |= NAMESPACE_FLAGS[t];
@@ -321,13 +315,20 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   return { cloneFlags, sections: b.sections, syncs };
 }
 
+/** The order in which stage 1 joins namespaces by path (the mount namespace last). */
+export const JOIN_ORDER: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
+
 /**
- * Stage 1 joins namespaces by path together with a user namespace joined by path, in runc's
- * three passes: every other namespace our privileges allow (SETNS_LENIENT keeps those refused
- * with EPERM), the user namespace, then the refused ones again (SETNS_PENDING). Shared by
- * create and exec.
+ * Stage 1 joins namespaces by path (in JOIN_ORDER). Together with a user namespace joined by
+ * path, in runc's three passes: every other namespace our privileges allow (SETNS_LENIENT
+ * keeps those refused with EPERM), the user namespace, then the refused ones again
+ * (SETNS_PENDING). Shared by create and exec.
  */
-export function addJoinSteps(b: Builder, others: { path: string; type: NamespaceType }[], user: { path: string; origin: string }, origin: (t: NamespaceType) => string) {
+export function addJoinSteps(b: Builder, others: { path: string; type: NamespaceType }[], user: { path: string; origin: string } | undefined, origin: (t: NamespaceType) => string) {
+  if (!user) {
+    for (const ns of others) b.add("STAGE1", "SETNS", [ns.path, NAMESPACE_FLAGS[ns.type]], origin(ns.type));
+    return;
+  }
   // The mount namespace is joined last of all (once in it, /proc/<pid>/ns/... would be looked up
   // in the container's /proc; it is owned by the container's user namespace anyway), but its
   // file is opened before the user namespace, while we can still open a non-dumpable init's.

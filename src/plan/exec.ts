@@ -9,7 +9,7 @@ import type { LandlockPolicy } from "../oci/landlock.ts";
 import { LANDLOCK_ANNOTATION } from "../oci/landlock.ts";
 import {
   addCgroupJoinSteps, addJoinSteps, addConsoleConnect, addConsoleSetup, addExecStep, addIdentitySteps, addLandlockRuleset, addListenerConnect, addListenerState, addLookupStep, Builder,
-  NAMESPACE_FLAGS, SECCOMP_LISTENER_SYNC, type ConsoleTarget, type LaunchPlan, type SeccompPlan,
+  JOIN_ORDER, SECCOMP_LISTENER_SYNC, type ConsoleTarget, type LaunchPlan, type SeccompPlan,
 } from "./compile.ts";
 
 export interface ExecOptions {
@@ -26,8 +26,6 @@ export interface ExecOptions {
   console?: ConsoleTarget;
 }
 
-/** Order of joins (the mount namespace last); the user namespace: see addJoinSteps. */
-const JOIN_ORDER: NamespaceType[] = ["ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
 const NS_FILE: Record<NamespaceType, string> = {
   ipc: "ipc",
   uts: "uts",
@@ -50,14 +48,11 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   // stage 2 is forked not dumpable (until its execve): the container's processes can't open
   // its /proc/<pid>/fd or exe while it is the launcher
   b.add("STAGE1", "DUMPABLE", [0], "runtime");
-  const others = JOIN_ORDER.filter((t) => opts.namespaces.includes(t));
-  if (opts.namespaces.includes("user")) {
-    // runc's three passes: a container with its own user namespace may also share host-owned
-    // namespaces (a pod's netns), which only our own privileges can join
-    addJoinSteps(b, others.map((t) => ({ path: ns(t), type: t })), { path: ns("user"), origin: "user namespace" }, (t) => `${t} namespace`);
-  } else {
-    for (const t of others) b.add("STAGE1", "SETNS", [ns(t), NAMESPACE_FLAGS[t]], `${t} namespace`);
-  }
+  // with the container's user namespace in runc's three passes: it may also share host-owned
+  // namespaces (a pod's netns), which only our own privileges can join
+  const others = JOIN_ORDER.filter((t) => opts.namespaces.includes(t)).map((t) => ({ path: ns(t), type: t }));
+  const user = opts.namespaces.includes("user") ? { path: ns("user"), origin: "user namespace" } : undefined;
+  addJoinSteps(b, others, user, (t) => `${t} namespace`);
 
   b.add("INIT", "SETSID", [], "process");
   if (proc.terminal) addConsoleSetup(b, proc.consoleSize);
