@@ -1105,6 +1105,15 @@ static void ns_join(const struct step *st, int fd)
 	close(fd);
 }
 
+/* keeps an opened namespace file for SETNS_PENDING */
+static void ns_keep(const struct step *st, int fd)
+{
+	if (setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
+		fail(E2BIG, "setns %s: too many namespaces to join", S(st, 0));
+	setns_pending[setns_npending] = st;
+	setns_pending_fd[setns_npending++] = fd;
+}
+
 static void run_step(const struct step *st)
 {
 	char target[64];
@@ -1145,18 +1154,14 @@ static void run_step(const struct step *st)
 			close(fd);
 			break;
 		}
-		if (errno != EPERM || setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
+		if (errno != EPERM)
 			fail(errno, "setns %s", S(st, 0));
-		setns_pending[setns_npending] = st;
-		setns_pending_fd[setns_npending++] = fd;
+		ns_keep(st, fd);
 		break;
 	}
 	case STEP_SETNS_DEFER:
 		/* open now, while the path still means what it says; join in SETNS_PENDING */
-		if (setns_npending == (int)(sizeof setns_pending / sizeof setns_pending[0]))
-			fail(E2BIG, "too many namespaces to join");
-		setns_pending_fd[setns_npending] = ns_open(st);
-		setns_pending[setns_npending++] = st;
+		ns_keep(st, ns_open(st));
 		break;
 	case STEP_SETNS_PENDING:
 		for (int i = 0; i < setns_npending; i++)

@@ -91,9 +91,9 @@ export class Runtime {
  */
 export function containerCgroupDirs(id: string): string[] {
   const out: string[] = [];
+  const v2 = fs.existsSync("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
   for (const line of fs.readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
     const [, controllers, rel] = line.split(":") as [string, string, string];
-    const v2 = fs.existsSync("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
     const mount = controllers === "" ? v2 : `/sys/fs/cgroup/${controllers.replace(/^name=/, "")}`;
     const dir = `${mount}${rel === "/" ? "" : rel}/isola-runtime/${id}`;
     if (fs.existsSync(dir)) out.push(dir);

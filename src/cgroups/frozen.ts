@@ -1,17 +1,9 @@
 // Whether a container's cgroups are frozen, read straight from the paths in its record: what
 // `state` and `list` need, without opening the cgroup manager (which reads the mount table).
-import * as fs from "node:fs";
+import { tryRead as read } from "./io.ts";
 import type { CgroupRecord } from "./manager.ts";
 import { FREEZER_STATE, isFrozenV1 } from "./v1/freezer.ts";
 import { isFrozenV2 } from "./v2/freezer.ts";
-
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 /** v1 freezer.state says FROZEN, or (no v1 freezer) the v2 cgroup.events says "frozen 1". */
 export function recordIsFrozen(record: CgroupRecord): boolean {

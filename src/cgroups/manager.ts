@@ -358,7 +358,6 @@ class Manager implements CgroupManager {
     if (first !== undefined) throw first;
   }
 
-  /** The directory whose cgroup.procs lists every process of the container. */
   pids(record: CgroupRecord): number[] {
     // On a hybrid host the cgroup2 directory and a v1 one: the launcher's stage 0 joins the v1
     // hierarchies itself (tasks) and only its children are cloned into the cgroup2 directory.

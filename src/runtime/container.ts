@@ -30,7 +30,6 @@ export async function create(opts: CreateOptions): Promise<void> {
   await (await creating()).createContainer(opts, false);
 }
 
-
 /**
  * Lets a created container's process exec its program. The init waits opening the exec fifo
  * for writing; opening it here for reading, without blocking, lets that open return, and the
@@ -39,14 +38,7 @@ export async function create(opts: CreateOptions): Promise<void> {
  * small machine: never spin), and give up once the init is gone without writing it.
  */
 async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
-  const fifo = execFifoPath(root, rec.id);
-  let fd: number;
-  try {
-    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ContainerError(`cannot start container ${rec.id}: it was already started`);
-    throw e;
-  }
+  const fd = openExecFifo(root, rec);
   try {
     const byte = Buffer.alloc(1);
     let goneAt: number | undefined;
@@ -67,7 +59,17 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
   } finally {
     fs.closeSync(fd);
   }
-  fs.rmSync(fifo, { force: true });
+  fs.rmSync(execFifoPath(root, rec.id), { force: true });
+}
+
+/** Opens the exec fifo for reading without blocking: all the init's open for writing waits for. */
+function openExecFifo(root: string, rec: ContainerRecord): number {
+  try {
+    return fs.openSync(execFifoPath(root, rec.id), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ContainerError(`cannot start container ${rec.id}: it was already started`);
+    throw e;
+  }
 }
 
 /**
@@ -77,9 +79,8 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
  * fail the init's write; the byte need not be awaited, the exit is. No I/O thread, no wait.
  */
 function releaseInitNow(root: string, rec: ContainerRecord): number {
-  const fifo = execFifoPath(root, rec.id);
-  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  fs.rmSync(fifo, { force: true }); // the init holds it by an O_PATH fd; gone means "running"
+  const fd = openExecFifo(root, rec);
+  fs.rmSync(execFifoPath(root, rec.id), { force: true }); // the init holds it by an O_PATH fd; gone means "running"
   return fd;
 }
 

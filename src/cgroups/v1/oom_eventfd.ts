@@ -50,7 +50,6 @@ export function watchOomEventfd(dir: string, onOom: () => void): () => void {
       }
       // the last notification of a cgroup is its removal
       if (!fs.existsSync(dir)) {
-        stopped = true;
         close();
         return;
       }

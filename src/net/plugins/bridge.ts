@@ -68,7 +68,7 @@ async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpCon
       // -force: another process may have created it meanwhile; the lines are idempotent.
       const ops = bridgeOps(conf, ips, bridgeMac(conf.bridge));
       await host.apply(ops, { force: true }).catch(() => undefined);
-      if (!(await host.links()).has(conf.bridge) && !(await linkPresent(host, conf.bridge))) await host.apply(ops.slice(0, 1)); // surfaces the real error
+      if (!(await linkPresent(host, conf.bridge))) await host.apply(ops.slice(0, 1)); // surfaces the real error
       if (conf.isGateway && conf.isDefaultGateway) {
         if (ips.some((i) => !i.address.includes(":")) && (await host.readSysctl("net.ipv4.ip_forward")) !== "1") await host.writeSysctl("net.ipv4.ip_forward", "1");
         if (ips.some((i) => i.address.includes(":")) && (await host.readSysctl("net.ipv6.conf.all.forwarding")) !== "1") await host.writeSysctl("net.ipv6.conf.all.forwarding", "1");

@@ -102,10 +102,14 @@ export class TestHost {
 
   /** Starts a long-running process in a namespace; it is killed by PID in destroy(). */
   background(argv: string[], netns: string): number {
+    return this.spawnIn(argv, netns, "ignore").pid;
+  }
+
+  private spawnIn<Out extends "ignore" | "pipe">(argv: string[], netns: string, stdout: Out) {
     const name = netns.split("/").pop()!;
-    const p = Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const p = Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout, stderr: stdout === "pipe" ? "inherit" : "ignore" });
     this.pids.push(p.pid);
-    return p.pid;
+    return p;
   }
 
   /**
@@ -113,9 +117,7 @@ export class TestHost {
    * on stdout, so a test never races the server's start. Rejects if it exits or stays silent.
    */
   async backgroundReady(argv: string[], netns: string, marker = "ready", timeoutMs = 30_000): Promise<number> {
-    const name = netns.split("/").pop()!;
-    const p = Bun.spawn(["ip", "netns", "exec", name, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
-    this.pids.push(p.pid);
+    const p = this.spawnIn(argv, netns, "pipe");
     const reader = p.stdout.getReader();
     let seen = "";
     const timer = setTimeout(() => void reader.cancel(), timeoutMs);
