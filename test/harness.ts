@@ -16,6 +16,25 @@ export function runtimeArgv(): string[] {
   return [path.join(REPO, "node_modules/.bin/bun"), src];
 }
 
+/**
+ * The runtime command for another user: the repository may sit below a directory that user
+ * cannot search (CI clones into `mktemp -d`, mode 0700), so the compiled runtime and its
+ * launcher are copied into `dir` (which the caller makes reachable) and run from there.
+ * Without a compiled runtime the sources are run where they are.
+ */
+export function runtimeArgvFor(dir: string): string[] {
+  const argv = runtimeArgv();
+  if (argv.length !== 1) return argv; // not compiled: the sources must be reachable as they are
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin, { recursive: true, mode: 0o755 });
+  for (const name of ["isola-runtime", "isola-launcher"]) {
+    fs.copyFileSync(path.join(REPO, "bin", name), path.join(bin, name));
+    fs.chmodSync(path.join(bin, name), 0o755);
+  }
+  fs.chmodSync(bin, 0o755);
+  return [path.join(bin, "isola-runtime")];
+}
+
 let newest: number | undefined;
 function newestSource(): number {
   if (newest !== undefined) return newest;

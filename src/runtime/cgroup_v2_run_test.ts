@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { makeBundle, makeRootfs, readSpec, writeSpec } from "../../test/bundle.ts";
-import { isRoot, Runtime, runtimeArgv, uniqueId, withDetached } from "../../test/harness.ts";
+import { isRoot, Runtime, runtimeArgvFor, uniqueId, withDetached } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const v2Only = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") && !fs.readFileSync("/proc/self/cgroup", "utf8").split("\n").some((l) => l && !l.startsWith("0::"));
@@ -78,12 +78,13 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
     fs.chmodSync(xdg, 0o700);
     fs.chmodSync(b, 0o755);
     try {
+      const runtime = runtimeArgvFor(`${b}/tools`);
       makeRootfs(`${b}/rootfs`);
       const asUser = (args: string[]) => {
         // output through files: a detached container keeps what it inherits open
         const out = `${xdg}.out`;
         const err = `${xdg}.err`;
-        const r = Bun.spawnSync(["sh", "-c", `echo $$ > ${deleg}/cgroup.procs && exec setpriv --reuid=${UID} --regid=${UID} --clear-groups -- "$@"`, "sh", ...runtimeArgv(), ...args], {
+        const r = Bun.spawnSync(["sh", "-c", `echo $$ > ${deleg}/cgroup.procs && exec setpriv --reuid=${UID} --regid=${UID} --clear-groups -- "$@"`, "sh", ...runtime, ...args], {
           cwd: b,
           stdout: Bun.file(out),
           stderr: Bun.file(err),

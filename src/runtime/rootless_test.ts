@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeRootfs } from "../../test/bundle.ts";
-import { isRoot, runtimeArgv, uniqueId } from "../../test/harness.ts";
+import { isRoot, runtimeArgvFor, uniqueId } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const NAME = `isolart${process.pid % 100000}`;
@@ -16,6 +16,7 @@ let uid = -1;
 let gid = -1;
 let work = "";
 let xdg = "";
+let runtime: string[] = [];
 let made = false;
 const helpers = fs.existsSync("/usr/bin/newuidmap") && fs.existsSync("/usr/bin/newgidmap");
 
@@ -40,7 +41,7 @@ function asUser(args: string[], opts: { cwd?: string; groups?: number[] } = {}) 
   // output through files: a detached container keeps pipes open
   const out = path.join(work, "out");
   const err = path.join(work, "err");
-  const r = Bun.spawnSync(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, ...groups, "--", ...runtimeArgv(), ...args], {
+  const r = Bun.spawnSync(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, ...groups, "--", ...runtime, ...args], {
     cwd: opts.cwd ?? work,
     stdout: Bun.file(out),
     stderr: Bun.file(err),
@@ -74,6 +75,7 @@ beforeAll(() => {
   if (!isRoot) return;
   work = fs.mkdtempSync(path.join(os.tmpdir(), "isola-rootless-"));
   fs.chmodSync(work, 0o755);
+  runtime = runtimeArgvFor(work);
   // -K SUB_*_COUNT=0: no automatic ranges; the test writes its own and removes them
   sh(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", NAME]);
   made = true;
