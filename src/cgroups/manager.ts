@@ -183,7 +183,7 @@ class Manager implements CgroupManager {
     const created: string[] = [];
     const prune = new Set<string>();
     const resolve = (mount: string, key: string) =>
-      resolveCgroupPath({ mount, callerPath: caller[key] ?? "/", cgroupsPath: opts.cgroupsPath, id: opts.id, rootless: opts.rootless ?? false });
+      resolveCgroupPath({ mount, callerPath: caller[key] ?? "/", cgroupsPath: opts.cgroupsPath, id: opts.id, rootless: opts.rootless ?? false, besideCaller: this.layout === "v2" });
     const make = (dir: string): string[] | undefined => {
       try {
         const made = mkdirAll(dir);

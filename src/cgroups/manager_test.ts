@@ -6,7 +6,8 @@ import { fakeTree, type FakeTree } from "./fake_tree.ts";
 import type { DeviceRule } from "./devices.ts";
 
 const V1_SELF = "9:name=systemd:/\n8:pids:/\n7:blkio:/\n6:freezer:/\n5:devices:/\n4:memory:/sandbox\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n0::/\n";
-const V2_SELF = "0::/user.slice\n";
+// the caller sits in a session scope (processes there): containers go beside it, as runc's v2 driver puts them
+const V2_SELF = "0::/user.slice/session-1.scope\n";
 
 let tree: FakeTree | undefined;
 afterEach(() => tree?.cleanup());

@@ -10,4 +10,4 @@ export { compileDeviceFilter, encodeProgram, disassemble } from "./v2/device_fil
 export { DEFAULT_ALLOWED_DEVICES, effectiveDeviceRules } from "./devices.ts";
 export { formatEvent, stringifyExact } from "./events.ts";
 export { attachDeviceRules, attachedDevicePrograms, deviceHelperPath } from "./v2/devices.ts";
-export { planUpdate, resourcesFromFlags, mergeResources, UPDATE_FLAGS } from "./update_flags.ts";
+export { planUpdate, resourcesFromFlags, mergeResources, withLinkedFields, UPDATE_FLAGS } from "./update_flags.ts";

@@ -72,9 +72,11 @@ export function joinPath(...parts: string[]): string {
 /**
  * The container's cgroup below one hierarchy, as runc resolves cgroupsPath: absolute paths are
  * used as they are under the mount; relative ones nest under the caller's own cgroup in that
- * hierarchy; empty means `isola-runtime/<id>` relative.
+ * hierarchy — on a cgroup2-only host under its parent (`besideCaller`), as runc's v2 driver does:
+ * the caller's own cgroup holds processes (a session scope, say), so no controller could be
+ * enabled below it; empty means `isola-runtime/<id>` relative.
  */
-export function resolveCgroupPath(opts: { mount: string; callerPath: string; cgroupsPath: string | undefined; id: string; rootless?: boolean }): string {
+export function resolveCgroupPath(opts: { mount: string; callerPath: string; cgroupsPath: string | undefined; id: string; rootless?: boolean; besideCaller?: boolean }): string {
   let p = opts.cgroupsPath ?? "";
   if (p === "") p = `isola-runtime/${opts.id}`;
   else if (isSystemdPath(p)) p = systemdPathOf(p, opts.rootless ?? false);
@@ -84,5 +86,7 @@ export function resolveCgroupPath(opts: { mount: string; callerPath: string; cgr
   if (p.replace(/\//g, "") === "") {
     throw new CgroupError(`linux.cgroupsPath: ${JSON.stringify(opts.cgroupsPath)} names the hierarchy root; a container needs its own cgroup`, "linux.cgroupsPath");
   }
-  return p.startsWith("/") ? joinPath(opts.mount, p) : joinPath(opts.mount, opts.callerPath, p);
+  if (p.startsWith("/")) return joinPath(opts.mount, p);
+  const base = opts.besideCaller ? opts.callerPath.replace(/\/+[^/]*\/*$/, "") : opts.callerPath;
+  return joinPath(opts.mount, base, p);
 }

@@ -25,6 +25,15 @@ describe("resolveCgroupPath (runc semantics)", () => {
     expect(at("/sys/fs/cgroup/memory", "memory", "/a/b")).toBe("/sys/fs/cgroup/memory/a/b");
     expect(at("/sys/fs/cgroup/unified", "unified", "/a/b/")).toBe("/sys/fs/cgroup/unified/a/b");
   });
+  test("cgroup2 only: relative paths go beside the caller's cgroup, under its parent (runc's v2 driver)", () => {
+    const v2 = (callerPath: string, cgroupsPath: string | undefined) =>
+      resolveCgroupPath({ mount: "/sys/fs/cgroup", callerPath, cgroupsPath, id: "c1", besideCaller: true });
+    expect(v2("/user.slice/user-0.slice/session-1.scope", undefined)).toBe("/sys/fs/cgroup/user.slice/user-0.slice/isola-runtime/c1");
+    expect(v2("/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope", "a/b")).toBe("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/a/b");
+    expect(v2("/", "a")).toBe("/sys/fs/cgroup/a");
+    expect(v2("/top", "a")).toBe("/sys/fs/cgroup/a");
+    expect(v2("/user.slice/x.scope", "/abs/c")).toBe("/sys/fs/cgroup/abs/c");
+  });
   test("systemd slice:prefix:name maps to the slice tree", () => {
     expect(isSystemdPath("system.slice:docker:abc")).toBe(true);
     expect(isSystemdPath("/a/b")).toBe(false);

@@ -80,3 +80,26 @@ export function planUpdate(current: LinuxResources, opts: { file?: unknown; flag
   const changes = mergeResources((opts.file ?? {}) as LinuxResources, resourcesFromFlags(opts.flags ?? {}));
   return { changes, merged: mergeResources(current, changes) };
 }
+
+/**
+ * Fields the kernel takes together, completed from the merged resources: a memory limit and
+ * its swap (v2's swap.max is swap − limit; validation compares them), a CPU quota and its
+ * period (v2's cpu.max holds both). `update --memory-swap 2g` alone then keeps the limit it
+ * had, and `--cpu-quota` alone keeps a period of 50000 (as runc does).
+ */
+export function withLinkedFields(changes: LinuxResources, merged: LinuxResources): LinuxResources {
+  const link: LinuxResources = {};
+  const m = changes.memory;
+  if (m !== undefined && (m.limit !== undefined || m.swap !== undefined)) {
+    const both = { limit: merged.memory?.limit, swap: merged.memory?.swap };
+    const defined = Object.fromEntries(Object.entries(both).filter(([, v]) => v !== undefined));
+    if (Object.keys(defined).length > 0) link.memory = defined;
+  }
+  const c = changes.cpu;
+  if (c !== undefined && (c.quota !== undefined || c.period !== undefined)) {
+    const both = { quota: merged.cpu?.quota, period: merged.cpu?.period };
+    const defined = Object.fromEntries(Object.entries(both).filter(([, v]) => v !== undefined));
+    if (Object.keys(defined).length > 0) link.cpu = defined;
+  }
+  return mergeResources(changes, link);
+}

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseBytes, planUpdate, resourcesFromFlags } from "./update_flags.ts";
+import { parseBytes, planUpdate, resourcesFromFlags, withLinkedFields } from "./update_flags.ts";
 
 test("runc's update flags become linux.resources", () => {
   expect(
@@ -25,4 +25,18 @@ test("flags override the -r file; the merge keeps what was not changed", () => {
   expect(changes).toEqual({ memory: { limit: 200 << 20 }, cpu: { shares: 100 } });
   expect(merged).toEqual({ memory: { limit: 200 << 20, swap: 2 << 30 }, pids: { limit: 10 }, devices: [{ allow: false }], cpu: { shares: 100 } });
   expect(() => planUpdate(current, { file: [] })).toThrow("-r: the resources file must hold a JSON object");
+});
+
+test("a memory limit and its swap, a cpu quota and its period go to the kernel together", () => {
+  const current = { memory: { limit: 1 << 30, swap: 2 << 30, reservation: 1 << 20 }, cpu: { quota: 20000, period: 50000, shares: 10 } };
+  const swapOnly = planUpdate(current, { flags: { "memory-swap": "3g" } });
+  expect(withLinkedFields(swapOnly.changes, swapOnly.merged)).toEqual({ memory: { swap: 3 * 2 ** 30, limit: 1 << 30 } });
+  const quotaOnly = planUpdate(current, { flags: { "cpu-quota": "10000" } });
+  expect(withLinkedFields(quotaOnly.changes, quotaOnly.merged)).toEqual({ cpu: { quota: 10000, period: 50000 } });
+  // nothing linked is asked for: nothing is added
+  const shares = planUpdate(current, { flags: { "cpu-shares": "100", "memory-reservation": "2m" } });
+  expect(withLinkedFields(shares.changes, shares.merged)).toEqual({ cpu: { shares: 100 }, memory: { reservation: 2 << 20 } });
+  // a limit alone on a container without swap stays alone
+  const limitOnly = planUpdate({}, { flags: { memory: "64m" } });
+  expect(withLinkedFields(limitOnly.changes, limitOnly.merged)).toEqual({ memory: { limit: 64 << 20 } });
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { makeBundle, makeRootfs, readSpec, writeSpec } from "../../test/bundle.ts";
-import { isRoot, Runtime, runtimeArgvFor, uniqueId, withDetached } from "../../test/harness.ts";
+import { isRoot, runCaptured, Runtime, runtimeArgvFor, uniqueId, waitFor, withDetached } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const v2Only = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") && !fs.readFileSync("/proc/self/cgroup", "utf8").split("\n").some((l) => l && !l.startsWith("0::"));
@@ -52,6 +52,31 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  test("a caller in a scope that holds processes (a login session): the container goes beside it, with its limits (runc's v2 driver)", () => {
+    const top = `/sys/fs/cgroup/isola-test-session-${process.pid}`;
+    const id = uniqueId("v2s");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "60"];
+    spec.linux!.resources = { memory: { limit: 48 << 20 } };
+    writeSpec(bundle, spec);
+    fs.mkdirSync(`${top}/session.scope`, { recursive: true });
+    // the caller's shell joins the scope and stays there (a session's processes), running the runtime
+    const inScope = (args: string[]) => runCaptured(["sh", "-c", `echo $$ > ${top}/session.scope/cgroup.procs && exec "$@"`, "sh", ...rt.argv(args)], `${rt.root}.scope`);
+    try {
+      const r = inScope(["run", "-d", "-b", bundle, id]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const pid = JSON.parse(rt.run(["state", id]).stdout).pid as number;
+      expect(fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim()).toBe(`0::/isola-test-session-${process.pid}/isola-runtime/${id}`);
+      expect(fs.readFileSync(`${top}/isola-runtime/${id}/memory.max`, "utf8").trim()).toBe(String(48 << 20));
+    } finally {
+      expect(rt.run(["delete", "--force", id]).code).toBe(0);
+      if (fs.existsSync(`${top}/isola-runtime`)) fs.rmdirSync(`${top}/isola-runtime`);
+      fs.rmdirSync(`${top}/session.scope`);
+      fs.rmdirSync(top);
+    }
+  });
+
   test("exec when the init moved into a leaf below the container's cgroup and enabled controllers there (as systemd does)", () => {
     const spec: Spec = structuredClone(base);
     spec.process!.args = ["sleep", "60"];
@@ -74,6 +99,9 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
     const b = fs.mkdtempSync("/tmp/isola-rl-bundle-");
     fs.mkdirSync(deleg);
     for (const f of ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"]) fs.chownSync(`${deleg}${f}`, UID, UID);
+    // the user's processes sit in a scope below it (systemd: user@.service/app.slice/x.scope);
+    // as runc's v2 driver, a relative path goes beside the caller's cgroup, into `deleg`
+    fs.mkdirSync(`${deleg}/user.scope`);
     fs.chownSync(xdg, UID, UID);
     fs.chmodSync(xdg, 0o700);
     fs.chmodSync(b, 0o755);
@@ -84,7 +112,7 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
         // output through files: a detached container keeps what it inherits open
         const out = `${xdg}.out`;
         const err = `${xdg}.err`;
-        const r = Bun.spawnSync(["sh", "-c", `echo $$ > ${deleg}/cgroup.procs && exec setpriv --reuid=${UID} --regid=${UID} --clear-groups -- "$@"`, "sh", ...runtime, ...args], {
+        const r = Bun.spawnSync(["sh", "-c", `echo $$ > ${deleg}/user.scope/cgroup.procs && exec setpriv --reuid=${UID} --regid=${UID} --clear-groups -- "$@"`, "sh", ...runtime, ...args], {
           cwd: b,
           stdout: Bun.file(out),
           stderr: Bun.file(err),
@@ -116,6 +144,8 @@ describe.skipIf(why !== undefined)("containers on cgroup v2", () => {
       expect(fs.readdirSync(deleg).filter((f) => !f.includes("."))).toEqual([]); // its cgroup is gone
     } finally {
       // our own processes are gone; move nothing back, just remove what we made
+      const left = () => fs.readFileSync(`${deleg}/user.scope/cgroup.procs`, "utf8").trim();
+      if (!waitFor(() => left() === "")) throw new Error(`still in ${deleg}/user.scope: ${left().split("\n").map((p) => `${p} ${fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ")}`).join("; ")}`);
       for (const d of fs.existsSync(deleg) ? fs.readdirSync(deleg, { withFileTypes: true }).filter((e) => e.isDirectory()) : []) fs.rmdirSync(`${deleg}/${d.name}`);
       if (fs.existsSync(deleg)) fs.rmdirSync(deleg);
       fs.rmSync(xdg, { recursive: true, force: true });

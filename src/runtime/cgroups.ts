@@ -41,14 +41,19 @@ function wrap(m: CgroupManager, record: CgroupRecord): ContainerCgroups {
 }
 
 /**
- * The caller's own cgroup directory when the host is cgroup v2 only and that directory
- * is writable by the caller (delegated, as systemd does for user@.service); else undefined.
+ * Where a caller without root may make its containers' cgroups: on a cgroup v2 only host, the
+ * parent of the caller's own cgroup (relative paths go there, as runc's v2 driver puts them),
+ * when the caller may write it and its cgroup.procs (delegated, as systemd does for everything
+ * below user@.service: the caller in app.slice/x.scope, its containers in app.slice); else
+ * undefined.
  */
 export function delegatedCgroupDir(procSelfCgroup: string, access: (dir: string) => boolean, root = "/sys/fs/cgroup"): string | undefined {
   const lines = procSelfCgroup.trim().split("\n");
   const only = lines.length === 1 ? lines[0] : undefined;
   if (!only?.startsWith("0::/")) return undefined;
-  const dir = `${root}${only.slice(3)}`.replace(/\/+$/, "");
+  const own = only.slice(3).replace(/\/+$/, "");
+  if (own === "") return undefined; // the root cgroup is never delegated
+  const dir = `${root}${own.replace(/\/[^/]*$/, "")}`;
   return access(dir) && access(`${dir}/cgroup.procs`) ? dir : undefined;
 }
 

@@ -4,9 +4,14 @@ import { delegatedCgroupDir } from "./cgroups.ts";
 describe("delegated cgroup v2 subtree for callers without root", () => {
   const own = "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope";
   const writable = (ok: string[]) => (p: string) => ok.includes(p);
-  const dir = `/sys/fs/cgroup${own}`;
-  test("a pure v2 host and a writable own cgroup: that directory", () => {
+  const dir = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice";
+  test("a pure v2 host and a writable parent of the own cgroup (where containers go): that directory", () => {
     expect(delegatedCgroupDir(`0::${own}\n`, writable([dir, `${dir}/cgroup.procs`]))).toBe(dir);
+  });
+  test("the own cgroup writable but not its parent (a login session's scope): none", () => {
+    const session = "/user.slice/user-1000.slice/session-2.scope";
+    expect(delegatedCgroupDir(`0::${session}\n`, writable([`/sys/fs/cgroup${session}`, `/sys/fs/cgroup${session}/cgroup.procs`]))).toBeUndefined();
+    expect(delegatedCgroupDir("0::/\n", () => true)).toBeUndefined();
   });
   test("not writable, or its cgroup.procs not writable: none", () => {
     expect(delegatedCgroupDir(`0::${own}\n`, writable([]))).toBeUndefined();

@@ -4,7 +4,7 @@
  * container's status, keeps the record current and shapes the output as runc does.
  */
 import * as fs from "node:fs";
-import { CgroupError, formatEvent, planUpdate, validateResources, mergeResources, UPDATE_FLAGS, type LinuxResources } from "../cgroups/mod.ts";
+import { CgroupError, formatEvent, planUpdate, validateResources, mergeResources, withLinkedFields, UPDATE_FLAGS, type LinuxResources } from "../cgroups/mod.ts";
 import type { Status } from "../oci/types.ts";
 import { cgroupsFromRecord, type ContainerCgroups } from "./cgroups.ts";
 import { ContainerError, containerDir, initAlive, liveStatus, lockContainer, readRecord, writeRecord, type ContainerRecord } from "./state.ts";
@@ -101,6 +101,7 @@ export function update(root: string, id: string, req: UpdateRequest, warn: (msg:
       changes = mergeResources(changes, { memory: { swap: -1 } });
       merged = mergeResources(merged, { memory: { swap: -1 } });
     }
+    changes = withLinkedFields(changes, merged);
     const problems = validateResources(changes);
     if (problems.length) throw new ContainerError(problems.join("\n"));
     cg.manager.update(cg.record, changes);

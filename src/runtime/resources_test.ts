@@ -238,6 +238,22 @@ describe.skipIf(!isRoot)("cgroup verbs on real containers", () => {
     expect(res.cpu).toEqual({ shares: 512, quota: 50000, period: 100000, burst: 20000, cpus: "0", mems: "0" });
     expect(Array.isArray(res.devices)).toBe(true);
 
+    // fields the kernel takes together: a quota alone keeps the period, a swap alone keeps the limit
+    expect(rt.run(["update", "--cpu-period", "50000", id]).code).toBe(0);
+    const quota = rt.run(["update", "--cpu-quota", "20000", id]);
+    expect(quota.stderr).toBe("");
+    expect(cgroupFile(id, "cpu", "cpu.cfs_period_us")).toBe("50000");
+    expect(cgroupFile(id, "cpu", "cpu.cfs_quota_us")).toBe("20000");
+    const swap = rt.run(["update", "--memory-swap", "192m", id]);
+    expect(swap.stderr).toBe("");
+    expect(swap.code).toBe(0);
+    expect(cgroupFile(id, "memory", "memory.memsw.limit_in_bytes")).toBe(String(192 * MiB));
+    expect(cgroupFile(id, "memory", "memory.limit_in_bytes")).toBe(String(96 * MiB));
+    const below = rt.run(["update", "--memory-swap", "64m", id]);
+    expect(below.code).toBe(1);
+    expect(below.stderr).toContain("linux.resources.memory.swap: 67108864 is below memory.limit 100663296");
+    expect(cgroupFile(id, "memory", "memory.memsw.limit_in_bytes")).toBe(String(192 * MiB));
+
     // -r from stdin (and from a file); as runc, the flags are then ignored
     const viaStdin = rt.run(["update", "-r", "-", "--pids-limit", "99", id], { stdin: JSON.stringify({ pids: { limit: 7 }, cpu: { quota: -1 } }) });
     expect(viaStdin.code).toBe(0);

@@ -15,7 +15,7 @@ if (why) console.log(`skipping the cgroup v2 lab: ${why}`);
     const r = await runInLab({
       command: `node_modules/.bin/bun test --timeout 300000 ${GUEST_TESTS.join(" ")}`,
       cwd: `${import.meta.dir}/../..`,
-      env: { ISOLA_TEST_LOOP: "1", NO_COLOR: "1" },
+      env: { NO_COLOR: "1" },
       timeoutSec: 900,
     });
     const summary = r.output.split("\n").filter((l) => /^\s*\d+ (pass|fail|skip)$|^\(fail\)/.test(l)).map((l) => `guest: ${l.trim()}`).join("\n");
