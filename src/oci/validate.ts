@@ -18,16 +18,7 @@ export class ConfigError extends Error {
 export const NAMESPACE_TYPES = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"] as const;
 const PROPAGATIONS = ["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"];
 const HOOK_NAMES = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
-const MAX_ID_LENGTH = 1024;
-
-/** runc's container id rule: letters, digits, and _ + - . ; not "." or "..". */
-export function validateId(id: string): string | undefined {
-  if (id === "") return "container id: must not be empty";
-  if (id === "." || id === "..") return `container id: "${id}" is not allowed`;
-  if (id.length > MAX_ID_LENGTH) return `container id: longer than ${MAX_ID_LENGTH} characters`;
-  if (!/^[\w+\-.]+$/.test(id)) return `container id: "${id}" has characters outside [A-Za-z0-9_+-.]`;
-  return undefined;
-}
+export { validateId } from "./id.ts";
 
 type Obj = Record<string, unknown>;
 const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));

@@ -168,6 +168,7 @@ export function kill(root: string, id: string, signal: string | undefined, all: 
     // freeze, signal, thaw (cgroup.kill for SIGKILL on cgroup2): nothing forks away meanwhile
     const cg = cgroupsFromRecord(rec);
     if (cg && cg.pids().length) return cg.killAll(sig);
+    if (!rec.ownPidNamespace) warn(`kill --all: container ${id} has no cgroup and shares its pid namespace: only its init is signalled`);
     for (const pid of containerPids(rec)) {
       try {
         process.kill(pid, sig);
@@ -180,20 +181,26 @@ export function kill(root: string, id: string, signal: string | undefined, all: 
   process.kill(rec.pid, sig);
 }
 
-/** Every process of the container: from its cgroup, else those sharing its pid namespace. */
+/**
+ * Every process of the container: from its cgroup; without one (rootless without a delegated
+ * subtree), those in its own pid namespace. A pid namespace it shares (the host's, a pod's)
+ * holds other processes too — the caller's whole session, say — so then only its init.
+ */
 export function containerPids(rec: ContainerRecord): number[] {
   const fromCgroup = cgroupsFromRecord(rec)?.pids();
   if (fromCgroup && fromCgroup.length) return fromCgroup;
+  if (!rec.ownPidNamespace) return initAlive(rec) ? [rec.pid] : [];
   let ns: string;
   try {
     ns = fs.readlinkSync(`/proc/${rec.pid}/ns/pid`);
   } catch {
     return [];
   }
+  if (ns === fs.readlinkSync("/proc/self/ns/pid")) return [rec.pid]; // never the caller's own
   const pids: number[] = [];
   for (const name of fs.readdirSync("/proc")) {
     const pid = Number(name);
-    if (!pid) continue;
+    if (!pid || pid === process.pid) continue;
     try {
       if (fs.readlinkSync(`/proc/${pid}/ns/pid`) === ns) pids.push(pid);
     } catch {
@@ -227,7 +234,13 @@ export async function remove(root: string, id: string, force: boolean): Promise<
     throw e;
   }
   try {
-    const rec = readRecord(root, id);
+    let rec: ContainerRecord;
+    try {
+      rec = readRecord(root, id);
+    } catch (e) {
+      if (force && e instanceof ContainerError && /does not exist/.test(e.message)) return;
+      throw e;
+    }
     const status: Status = liveStatus(root, rec, frozenProbe(rec));
     // "creating": a create may still be under way (it holds no lock while it runs): only --force
     if (status === "running" || status === "paused" || status === "creating") {

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { containerCgroupDirs, hostMountsUnder, isRoot, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
+import { containerCgroupDirs, hostMountsUnder, isRoot, runCaptured, Runtime, runtimeArgv, uniqueId, waitFor } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const rt = new Runtime();
@@ -98,6 +98,27 @@ describe.skipIf(!isRoot)("lifecycle", () => {
     expect(rt.run(["delete", id]).code).toBe(0);
     expectNothingLeft(id, pid);
 
+    // the default SIGTERM ends a created container too, though its waiting process is the init
+    // of a pid namespace (which the kernel spares signals left at their default), and so do
+    // the other signals whose default is to end a process
+    for (const sig of [undefined, "HUP", "USR1", "RTMIN+2"]) {
+      const idT = uniqueId("kill");
+      expect(rt.run(["create", "-b", bundle, idT]).code).toBe(0);
+      const pidT = state(idT).pid as number;
+      const k = rt.run(sig === undefined ? ["kill", idT] : ["kill", idT, sig]);
+      expect(k.stderr).toBe("");
+      expect(waitFor(() => state(idT).status === "stopped")).toBe(true);
+      expect(rt.run(["delete", idT]).code).toBe(0);
+      expectNothingLeft(idT, pidT);
+    }
+    // a signal whose default is to be ignored leaves it waiting, and start still runs it
+    const idW = uniqueId("kill");
+    expect(rt.run(["create", "-b", bundle, idW]).code).toBe(0);
+    expect(rt.run(["kill", idW, "WINCH"]).code).toBe(0);
+    Bun.sleepSync(100);
+    expect(state(idW).status).toBe("created");
+    expect(rt.run(["delete", "--force", idW]).code).toBe(0);
+
     const id2 = uniqueId("kill");
     expect(rt.run(["run", "-d", "-b", bundle, id2]).code).toBe(0);
     const pid2 = state(id2).pid as number;
@@ -114,6 +135,35 @@ describe.skipIf(!isRoot)("lifecycle", () => {
     expectNothingLeft(id3, pid3);
     expect(rt.run(["delete", "--force", id3]).code).toBe(0); // gone already: --force is quiet
     expect(rt.run(["delete", id3]).stderr).toContain("does not exist");
+  });
+
+  test("every command checks the id before it becomes a path; only what create leaves is taken for a container", () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), "isola-ids-"));
+    const r2 = path.join(parent, "root");
+    fs.mkdirSync(path.join(parent, "victim"));
+    fs.writeFileSync(path.join(parent, "victim", "precious"), "x");
+    fs.mkdirSync(path.join(r2, "stray"), { recursive: true });
+    fs.writeFileSync(path.join(r2, "stray", "data"), "x");
+    fs.mkdirSync(path.join(r2, "cut")); // a create cut off between its directory and its record
+    const at = (args: string[]) => runCaptured([...runtimeArgv(), "--root", r2, ...args], `${parent}/cmd`);
+    try {
+      for (const args of [["delete", "--force", "../victim"], ["delete", ".."], ["state", "../victim"], ["kill", "../victim", "KILL"], ["start", "a/b"], ["pause", ".."], ["resume", ".."], ["update", "--pids-limit", "5", ".."], ["exec", "../victim", "true"], ["events", "--stats", "../victim"], ["ps", ".."]]) {
+        const r = at(args);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/container id: "(\.\.\/victim|\.\.|a\/b)" (has characters outside|is not allowed)/);
+      }
+      expect(fs.readFileSync(path.join(parent, "victim", "precious"), "utf8")).toBe("x");
+      // a directory under the root that create did not leave is not a container
+      expect(at(["state", "stray"]).stderr).toContain("container stray does not exist");
+      expect(at(["delete", "--force", "stray"]).code).toBe(0);
+      expect(fs.readFileSync(path.join(r2, "stray", "data"), "utf8")).toBe("x");
+      expect(JSON.parse(at(["list", "--format", "json"]).stdout).map((c: { id: string }) => c.id)).toEqual(["cut"]);
+      // what a cut-off create leaves is removed by delete --force
+      expect(at(["delete", "--force", "cut"]).code).toBe(0);
+      expect(fs.existsSync(path.join(r2, "cut"))).toBe(false);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   test("a created container can be deleted without --force", () => {

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeRootfs } from "../../test/bundle.ts";
-import { isRoot, runtimeArgvFor, uniqueId } from "../../test/harness.ts";
+import { isRoot, runtimeArgvFor, uniqueId, waitFor } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const NAME = `isolart${process.pid % 100000}`;
@@ -157,6 +157,40 @@ describe.skipIf(!isRoot)("rootless: a real unprivileged user runs containers", (
     });
     const r = asUser(["run", "-b", b, uniqueId("rl")], { groups: [GROUP] });
     expect(r.out.split("\n").map((l) => l.trim())).toEqual(["Groups:", "cat: can't open '/data/secret': Permission denied"]);
+  });
+
+  test("no cgroup and the host's pid namespace: kill --all and delete --force reach the container's init, never the user's other processes", async () => {
+    const b = userBundle((s) => {
+      s.process!.args = ["sleep", "60"];
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "pid");
+      // the host's procfs can't be mounted from a user namespace: bound, as podman --pid=host does
+      s.mounts = s.mounts!.map((m) => (m.destination === "/proc" ? { destination: "/proc", type: "bind", source: "/proc", options: ["rbind", "nosuid", "noexec", "nodev"] } : m));
+    });
+    // another process of the same user, outside the container
+    const other = Bun.spawn(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", "sleep", "60"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      const id = uniqueId("rl");
+      const run = asUser(["run", "-d", "-b", b, id]);
+      expect(run.code).toBe(0);
+      const pid = JSON.parse(asUser(["state", id]).out).pid as number;
+      const all = asUser(["kill", "--all", id, "KILL"]);
+      expect(all.code).toBe(0);
+      expect(all.err).toContain("only its init is signalled");
+      expect(waitFor(() => JSON.parse(asUser(["state", id]).out).status === "stopped")).toBe(true);
+      expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z")).toBe(false);
+      expect(asUser(["delete", id]).code).toBe(0);
+
+      const id2 = uniqueId("rl");
+      expect(asUser(["run", "-d", "-b", b, id2]).code).toBe(0);
+      expect(asUser(["delete", "--force", id2]).code).toBe(0);
+      expect(leftovers()).toEqual([]);
+      // the user's own process lived through both
+      expect(other.exitCode).toBeNull();
+      expect(() => process.kill(other.pid, 0)).not.toThrow();
+    } finally {
+      other.kill(9);
+      await other.exited;
+    }
   });
 
   test("without subordinate ranges, spec --rootless falls back to the user's own ids (setgroups denied)", () => {

@@ -4,6 +4,7 @@
  * is "created", and a lock file.
  */
 import * as fs from "node:fs";
+import { validateId } from "../oci/id.ts";
 import type { Spec, State, Status } from "../oci/types.ts";
 
 export const OCI_VERSION = "1.2.0";
@@ -38,7 +39,10 @@ export class ContainerError extends Error {
   }
 }
 
+/** The container's directory; an id that is not one (`..`, `a/b`) is refused before it becomes a path. */
 export function containerDir(root: string, id: string): string {
+  const problem = validateId(id);
+  if (problem !== undefined) throw new ContainerError(problem);
   return `${root}/${id}`;
 }
 
@@ -71,7 +75,10 @@ export function readRecord(root: string, id: string): ContainerRecord {
     text = fs.readFileSync(`${dir}/state.json`, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      if (fs.existsSync(dir))
+      // create writes state.json right after making the directory: a directory without one is a
+      // create cut off in between only when it holds nothing but what that leaves (a lock, a
+      // half-written record); anything else under the root is not ours to report or delete
+      if (onlyCreateLeftovers(dir))
         return { ociVersion: OCI_VERSION, id, pid: 0, status: "creating", bundle: "", rootfs: "", created: new Date(0).toISOString(), owner: "" };
       throw new ContainerError(`container ${id} does not exist`);
     }
@@ -80,11 +87,22 @@ export function readRecord(root: string, id: string): ContainerRecord {
   return JSON.parse(text) as ContainerRecord;
 }
 
+function onlyCreateLeftovers(dir: string): boolean {
+  let names: string[];
+  try {
+    if (!fs.lstatSync(dir).isDirectory()) return false;
+    names = fs.readdirSync(dir);
+  } catch {
+    return false;
+  }
+  return names.every((n) => n === "lock" || n.startsWith(".state.json."));
+}
+
 export function listIds(root: string): string[] {
   try {
     return fs
       .readdirSync(root, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
+      .filter((d) => d.isDirectory() && validateId(d.name) === undefined)
       .map((d) => d.name)
       .sort();
   } catch (e) {
