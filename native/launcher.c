@@ -648,8 +648,47 @@ static void apply_caps(const struct step *st)
 				fail(errno, "raise ambient capability %d", c);
 }
 
+/* A signal for a created container that was never started. The handler was
+ * reset on entry and the signal is not blocked in it (SA_RESETHAND,
+ * SA_NODEFER): raised again it ends the process as the signal would have,
+ * unless this is a pid namespace's init, for which the kernel drops signals
+ * left at their default; then it exits with 128 + the signal, as a shell
+ * reports one. runc's Go init likewise ends on SIGTERM while it waits. */
+static void exit_on_signal(int sig)
+{
+	raise(sig);
+	_exit(128 + sig);
+}
+
+/* Signals whose default is to end the process; the fault signals are left
+ * alone (a fault in the waiting code must not be taken for a request). */
+static const int ending_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM,
+				      SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR };
+
 static void wait_exec_fifo(void)
 {
+	/* As the init of its own pid namespace the waiting process would ignore
+	 * `kill` with SIGTERM (podman stop of a created container): it catches
+	 * what is at its default while it waits, and puts the defaults back
+	 * after (ignored signals stay ignored for the container's process). */
+	struct sigaction sa = { 0 }, old;
+	sa.sa_handler = exit_on_signal;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	int caught[sizeof ending_signals / sizeof ending_signals[0] + 64];
+	int ncaught = 0;
+	for (size_t i = 0; i < sizeof ending_signals / sizeof ending_signals[0]; i++)
+		if (sigaction(ending_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL && sigaction(ending_signals[i], &sa, NULL) == 0)
+			caught[ncaught++] = ending_signals[i];
+	for (int s = SIGRTMIN; s <= SIGRTMAX && ncaught < (int)(sizeof caught / sizeof caught[0]); s++)
+		if (sigaction(s, NULL, &old) == 0 && old.sa_handler == SIG_DFL && sigaction(s, &sa, NULL) == 0)
+			caught[ncaught++] = s;
+	sigset_t ending, prev;
+	sigemptyset(&ending);
+	for (int i = 0; i < ncaught; i++)
+		sigaddset(&ending, caught[i]);
+	sigprocmask(SIG_UNBLOCK, &ending, &prev);
+
 	char path[64];
 	fd_path(fifo_fd, path, sizeof path);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -660,6 +699,12 @@ static void wait_exec_fifo(void)
 	close(fd);
 	close(fifo_fd);
 	fifo_fd = -1;
+
+	sigprocmask(SIG_SETMASK, &prev, NULL);
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = 0;
+	for (int i = 0; i < ncaught; i++)
+		sigaction(caught[i], &sa, NULL);
 }
 
 static void sync_with_runtime(uint32_t type, const char *name)
