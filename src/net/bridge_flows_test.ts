@@ -1,7 +1,7 @@
 // Real flows on isola's own bridge network, inside test hosts (network namespaces that
 // play hosts). Nothing here touches the machine's own network namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdir, rm } from "node:fs/promises";
+import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import type { Result } from "./types.ts";
 import { AgentError, isolaConflist, TestHost } from "./testing/testhost.ts";
 
@@ -79,6 +79,50 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     expect(await cacheFiles()).toEqual([]);
     const nft = await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"]);
     expect(nft.out).not.toContain("8080");
+  });
+
+  test("an ADD that fails after isola-portmap leaves no published port, and the same port can be published again", async () => {
+    // a plugin after isola-portmap that refuses every ADD
+    const dir = `${h.tmp}/failing-plugins`;
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${dir}/fail-add`, `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] || exit 0\necho '{"cniVersion":"1.1.0","code":7,"msg":"fail-add refuses every ADD"}'\nexit 1\n`);
+    await chmod(`${dir}/fail-add`, 0o755);
+    const good = isolaConflist(h, { name: "undo", bridge: "isolaundo0", subnets: ["10.74.0.0/24"] });
+    const failing = JSON.stringify({ ...JSON.parse(good), plugins: [...JSON.parse(good).plugins, { type: "fail-add" }] });
+    const rt = { runtime: { pluginDirs: [...h.runtimeOptions().pluginDirs!, dir] } };
+    const c = await h.container();
+    const att = { containerId: "undo1", ifName: "eth0", netns: c, capabilityArgs: { portMappings: [{ hostPort: 8181, containerPort: 81 }] } };
+    const err = (await h.cni("add", failing, att, rt).catch((e) => e)) as Error;
+    expect(err.message).toBe("plugin fail-add (ADD) failed: fail-add refuses every ADD");
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("8181");
+    expect(await ipamFiles("undo")).toEqual([]);
+    expect(await h.links(c)).toEqual(["lo"]);
+    expect(await cacheFiles()).toEqual([]);
+    // the port is free: a working chain publishes it again, to the new address
+    const r = (await h.cni("add", good, att)) as Result;
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).toMatch(new RegExp(`tcp \\. 8181 [^:]*: ${addr(r).replaceAll(".", "\\.")} \\. 81\\b`));
+    await h.cni("del", good, att);
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("8181");
+  });
+
+  test("DEL without a cached result (the cache entry was lost) still unpublishes the attachment's ports", async () => {
+    const conf = isolaConflist(h, { name: "lostc", bridge: "isolalost0", subnets: ["10.73.0.0/24"] });
+    const c = await h.container();
+    await h.cni("add", conf, { containerId: "lost1", ifName: "eth0", netns: c, capabilityArgs: { portMappings: [{ hostPort: 8282, containerPort: 82 }, { hostPort: 8283, containerPort: 83, protocol: "udp" }] } });
+    // another attachment's port must survive
+    const other = await h.container();
+    await h.cni("add", conf, { containerId: "lost2", ifName: "eth0", netns: other, capabilityArgs: { portMappings: [{ hostPort: 8284, containerPort: 84 }] } });
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).toContain("8282");
+    await rm(`${h.cacheDir}/results/lostc-lost1-eth0`);
+    // no prevResult and no runtimeConfig: the plugin finds its elements by the attachment
+    await h.cni("del", conf, { containerId: "lost1", ifName: "eth0", netns: c });
+    const left = (await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out;
+    expect(left).not.toContain("8282");
+    expect(left).not.toContain("8283");
+    expect(left).toContain("8284");
+    expect(await ipamFiles("lostc")).toHaveLength(1);
+    await h.cni("del", conf, { containerId: "lost2", ifName: "eth0", netns: other });
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("8284");
   });
 
   test("50 concurrent ADDs get 50 distinct addresses, and 50 DELs release them all", async () => {

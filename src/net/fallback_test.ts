@@ -1,5 +1,6 @@
 // The same kernel changes without bun:ffi: `ip -batch -` and `nft -f -` (ISOLA_NET_NETLINK=0).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rm } from "node:fs/promises";
 import type { Result } from "./types.ts";
 import { isolaConflist, TestHost } from "./testing/testhost.ts";
 
@@ -38,5 +39,15 @@ describe.skipIf(!root)("isola bridge without netlink", () => {
     await h.cni("del", conf, { containerId: "fb2", ifName: "eth0", netns: c2 });
     expect((await h.links()).sort()).toEqual(["isolafb0", "lo"]);
     expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("6060");
+  });
+
+  test("ports carry their attachment in a comment: DEL without a cached result unpublishes them", async () => {
+    const conf = isolaConflist(h, { name: "fbl", bridge: "isolafbl0", subnets: ["10.88.0.0/24"] });
+    const c = await h.container();
+    await h.cni("add", conf, { containerId: "fbl1", ifName: "eth0", netns: c, capabilityArgs: { portMappings: [{ hostPort: 6161, containerPort: 61 }] } });
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).toMatch(/tcp \. 6161 comment "isv[0-9a-f]{12}" : 10\.88\.0\.\d+ \. 61/);
+    await rm(`${h.cacheDir}/results/fbl-fbl1-eth0`);
+    await h.cni("del", conf, { containerId: "fbl1", ifName: "eth0", netns: c });
+    expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("6161");
   });
 });

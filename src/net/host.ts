@@ -24,8 +24,8 @@ export interface NetHost {
   nftElements(ops: readonly ElemOp[]): Promise<void>;
   /** One atomic nftables transaction. */
   nft(script: string): Promise<void>;
-  /** `nft list ...` output. */
-  nftList(args: readonly string[]): Promise<string>;
+  /** `nft list ...` output (`nft -j list ...` with json). */
+  nftList(args: readonly string[], opts?: { json?: boolean }): Promise<string>;
   /** Interface names in the current network namespace. */
   links(): Promise<Set<string>>;
   readSysctl(key: string): Promise<string | undefined>;
@@ -153,8 +153,8 @@ export class SystemNetHost implements NetHost {
     }
   }
 
-  async nftList(args: readonly string[]): Promise<string> {
-    const r = await run(["nft", "list", ...args], undefined);
+  async nftList(args: readonly string[], opts: { json?: boolean } = {}): Promise<string> {
+    const r = await run(["nft", ...(opts.json ? ["-j"] : []), "list", ...args], undefined);
     if (r.code !== 0) throw new HostCommandError("nft", r.err, undefined);
     return r.out;
   }

@@ -88,7 +88,10 @@ export class CniRuntime implements PluginInvoker {
     };
   }
 
-  /** ADD: runs the chain in order, caches the final result; on failure undoes the whole chain. */
+  /**
+   * ADD: runs the chain in order, caches the final result; on failure undoes the whole
+   * chain (DEL in reverse, prevResult = the last result a plugin returned).
+   */
   async add(list: NetConfList, att: AttachOptions): Promise<Result> {
     await this.checkPluginsExist(list);
     const path = cachePath(this.cacheDir, list.name, att.containerId, att.ifName);
@@ -102,7 +105,8 @@ export class CniRuntime implements PluginInvoker {
         prev = normalizeResult(out, list.cniVersion, `plugins[${i}] (${list.plugins[i]!.type})`);
       }
     } catch (e) {
-      await this.runDel(list, att, undefined).catch(() => undefined);
+      // Undo with the last result the chain produced, so each plugin finds what it made.
+      await this.runDel(list, att, prev).catch(() => undefined);
       throw e;
     }
     const result = prev ?? { cniVersion: list.cniVersion };

@@ -22,6 +22,8 @@ export interface ElemOp {
   data?: Field[];
   /** ms, for maps with `flags timeout`: the element's lifetime (netlink only; `nft` text omits it) */
   timeoutMs?: number;
+  /** the element's comment (nft's `comment "..."`): who it belongs to; add/create only */
+  comment?: string;
 }
 
 const NFNL_SUBSYS_NFTABLES = 10;
@@ -33,6 +35,9 @@ const NFPROTO_INET = 1;
 const NLA_F_NESTED = 0x8000;
 const F = { REQUEST: 1, ACK: 4, EXCL: 0x200, CREATE: 0x400 } as const;
 const PROTO = { tcp: 6, udp: 17, sctp: 132 } as const;
+/** libnftnl's element user data: TLVs of u8 type, u8 length, value; type 0 is the comment */
+const NFTNL_UDATA_SET_ELEM_COMMENT = 0;
+const COMMENT_RE = /^[A-Za-z0-9_.:/-]{1,127}$/;
 
 /** Each field in nft's register layout: big-endian, padded to 4 bytes. */
 export function fieldBytes(f: Field): number[] {
@@ -131,6 +136,13 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
             w.attr(4, () => w.be64(timeout)); // NFTA_SET_ELEM_TIMEOUT
             w.attr(5, () => w.be64(timeout)); // NFTA_SET_ELEM_EXPIRATION
           }
+          const c = commentOf(o);
+          if (c !== undefined)
+            w.attr(6, () => { // NFTA_SET_ELEM_USERDATA
+              w.u8(NFTNL_UDATA_SET_ELEM_COMMENT);
+              w.u8(c.length + 1);
+              w.str(c);
+            });
         }),
       );
     });
@@ -139,11 +151,18 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
   return { bytes: Uint8Array.from(w.b), seqs };
 }
 
+/** The comment an op carries (new elements only), checked: it is written into `nft -f` text too. */
+function commentOf(o: ElemOp): string | undefined {
+  if (o.comment === undefined || (o.kind !== "add" && o.kind !== "create")) return undefined;
+  if (!COMMENT_RE.test(o.comment)) throw new Error(`element comment ${JSON.stringify(o.comment)}: expected 1-127 letters, digits, "_", ".", ":", "/" or "-"`);
+  return o.comment;
+}
+
 /** Without timeout updates: "expire" becomes add-exact (ownership check) + delete. */
 export function withoutExpire(ops: readonly ElemOp[]): ElemOp[] {
   return ops.flatMap((o) => {
     if (o.kind !== "expire") return [o];
-    const { data: _data, timeoutMs: _t, ...key } = o;
+    const { data: _data, timeoutMs: _t, comment: _c, ...key } = o;
     return [{ ...o, kind: "add" as const }, { ...key, kind: "delete" as const }];
   });
 }
@@ -153,7 +172,9 @@ export function renderElemOps(ops: readonly ElemOp[]): string[] {
   const show = (fs: Field[]) =>
     fs.map((f) => ("proto" in f ? f.proto : "port" in f ? String(f.port) : "ip" in f ? f.ip : `"${f.ifname}"`)).join(" . ");
   return withoutExpire(ops).map((o) => {
-    const elem = o.data && o.kind !== "delete" ? `${show(o.key)} : ${show(o.data)}` : show(o.key);
+    const c = commentOf(o);
+    const key = c === undefined ? show(o.key) : `${show(o.key)} comment "${c}"`;
+    const elem = o.data && o.kind !== "delete" ? `${key} : ${show(o.data)}` : key;
     return `${o.kind} element inet ${o.table} ${o.set} { ${elem} }`;
   });
 }

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { renderIp } from "../linkops.ts";
 import { bridgeOps, containerOps, hostOps, hostVethName, type BridgeConf } from "./bridge_plan.ts";
 import { renderElemOps, encodeElemBatch } from "../netlink/nft_encode.ts";
-import { listedElement, masqLines, natBase, publishOps, unpublishOps } from "./nat_ruleset.ts";
+import { listedElement, masqLines, natBase, ownedElements, ownerTag, publishOps, unpublishOps } from "./nat_ruleset.ts";
 import { portRules } from "./portmap.ts";
 
 const conf: BridgeConf = { bridge: "isola0", mtu: 1400, isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true };
@@ -47,13 +47,19 @@ test("the nat table and port publishing transaction", () => {
     ],
     { cniVersion: "1.1.0", ips },
   );
-  expect(renderElemOps(publishOps(rules))).toEqual([
-    "create element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
-    "create element inet isola_nat ports6 { tcp . 8080 : fd88::5 . 80 }",
-    "create element inet isola_nat hostports4 { 192.168.1.10 . udp . 5353 : 10.88.0.5 . 53 }",
+  const owner = ownerTag("abc", "eth0");
+  expect(owner).toBe(hostVethName("abc", "eth0"));
+  expect(renderElemOps(publishOps(rules, owner))).toEqual([
+    `create element inet isola_nat ports4 { tcp . 8080 comment "${owner}" : 10.88.0.5 . 80 }`,
+    `create element inet isola_nat ports6 { tcp . 8080 comment "${owner}" : fd88::5 . 80 }`,
+    `create element inet isola_nat hostports4 { 192.168.1.10 . udp . 5353 comment "${owner}" : 10.88.0.5 . 53 }`,
   ]);
   expect(publishOps(rules)[0]!.timeoutMs).toBe(2 ** 40);
-  expect(Buffer.from(encodeElemBatch(publishOps(rules), 1).bytes).toString("hex")).toMatchSnapshot();
+  const batch = encodeElemBatch(publishOps(rules, owner), 1).bytes;
+  expect(Buffer.from(batch).toString("hex")).toMatchSnapshot();
+  // NFTA_SET_ELEM_USERDATA: libnftnl's comment TLV (type 0, length with the NUL, the text)
+  expect(Buffer.from(batch).toString("hex")).toContain("16000600" + "0010" + Buffer.from(`${owner}\0`).toString("hex"));
+  expect(() => renderElemOps(publishOps(rules, 'x" }\nflush ruleset'))).toThrow("element comment");
   expect(unpublishOps(rules.slice(0, 1))).toEqual([{ kind: "expire", table: "isola_nat", set: "ports4", key: [{ proto: "tcp" }, { port: 8080 }], data: [{ ip: "10.88.0.5" }, { port: 80 }] }]);
   expect(Buffer.from(encodeElemBatch(unpublishOps(rules.slice(0, 1)), 1).bytes).toString("hex")).toMatchSnapshot();
   // the text fallback (and kernels before 6.10): add exact (ownership) + delete
@@ -61,10 +67,33 @@ test("the nat table and port publishing transaction", () => {
     "add element inet isola_nat ports4 { tcp . 8080 : 10.88.0.5 . 80 }",
     "delete element inet isola_nat ports4 { tcp . 8080 }",
   ]);
-  const listed = "elements = { tcp . 8080 timeout 34y310d expires 34y309d : 10.88.0.5 . 80,\n\t\t\t     udp . 53 : 10.88.0.6 . 53 }";
+  const listed = `elements = { tcp . 8080 timeout 34y310d expires 34y309d comment "${owner}" : 10.88.0.5 . 80,\n\t\t\t     udp . 53 : 10.88.0.6 . 53 }`;
   expect(listedElement(rules[0]!).test(listed)).toBe(true);
   expect(listedElement({ ...rules[0]!, containerPort: 8 }).test(listed)).toBe(false);
   expect(masqLines(["10.88.0.0/16", "fd88::/64"])).toEqual(["add element inet isola_nat masq4 { 10.88.0.0/16 }", "add element inet isola_nat masq6 { fd88::/64 }"]);
+});
+
+test("DEL without prevResult: the attachment's elements are found by their comment in `nft -j` output", () => {
+  const owner = ownerTag("abc", "eth0");
+  // as nft 1.0.6 prints them: with timeout and comment, and a foreign element without either
+  const listing = {
+    nftables: [
+      { metainfo: { version: "1.0.6" } },
+      { table: { family: "inet", name: "isola_nat" } },
+      { map: { family: "inet", name: "ports4", table: "isola_nat", elem: [
+        [{ elem: { val: { concat: ["tcp", 8080] }, timeout: 1099511627776, expires: 1099511000000, comment: owner } }, { concat: ["10.88.0.5", 80] }],
+        [{ elem: { val: { concat: ["tcp", 9090] }, comment: ownerTag("other", "eth0") } }, { concat: ["10.88.0.6", 90] }],
+        [{ concat: ["udp", 53] }, { concat: ["10.88.0.7", 53] }],
+      ] } },
+      { map: { family: "inet", name: "hostports6", table: "isola_nat", elem: [[{ elem: { val: { concat: ["fd00::1", "sctp", 7000] }, comment: owner } }, { concat: ["fd88::5", 70] }]] } },
+      { set: { family: "inet", name: "masq4", table: "isola_nat", elem: ["10.88.0.0/16"] } },
+    ],
+  };
+  expect(ownedElements(listing, owner)).toEqual([
+    { kind: "expire", table: "isola_nat", set: "ports4", key: [{ proto: "tcp" }, { port: 8080 }], data: [{ ip: "10.88.0.5" }, { port: 80 }] },
+    { kind: "expire", table: "isola_nat", set: "hostports6", key: [{ ip: "fd00::1" }, { proto: "sctp" }, { port: 7000 }], data: [{ ip: "fd88::5" }, { port: 70 }] },
+  ]);
+  expect(ownedElements({}, owner)).toEqual([]);
 });
 
 test("bad port mappings name the field", () => {

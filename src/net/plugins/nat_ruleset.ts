@@ -6,6 +6,7 @@
  */
 import { parseAddr, type Family } from "../ip.ts";
 import type { ElemKind, ElemOp, Field } from "../netlink/nft_encode.ts";
+import { hostVethName } from "./bridge_plan.ts";
 
 export const NAT_TABLE = "isola_nat";
 
@@ -80,9 +81,52 @@ function elem(r: PortRule, kind: ElemKind): ElemOp {
 /** A published port's element lifetime: practically forever (2^40 ms, about 35 years). */
 export const PUBLISHED_MS = 2 ** 40;
 
+/**
+ * The comment on an attachment's port elements, so DEL finds them without prevResult: the
+ * attachment's host veth name (a hash of containerId/ifName; safe in `nft -f` text).
+ */
+export function ownerTag(containerId: string, ifName: string): string {
+  return hostVethName(containerId, ifName);
+}
+
 /** `create` fails when the host port is already published: that is the conflict check. */
-export function publishOps(rules: readonly PortRule[]): ElemOp[] {
-  return rules.map((r) => ({ ...elem(r, "create"), timeoutMs: PUBLISHED_MS }));
+export function publishOps(rules: readonly PortRule[], owner?: string): ElemOp[] {
+  return rules.map((r) => ({ ...elem(r, "create"), timeoutMs: PUBLISHED_MS, ...(owner ? { comment: owner } : {}) }));
+}
+
+const PORT_MAPS = ["ports4", "ports6", "hostports4", "hostports6"];
+
+/**
+ * From `nft -j list table inet isola_nat`: "expire" ops for every port element whose
+ * comment is `owner` (each with its exact data, so only those elements go).
+ */
+export function ownedElements(listing: unknown, owner: string): ElemOp[] {
+  const out: ElemOp[] = [];
+  const items = (listing as { nftables?: unknown[] } | undefined)?.nftables ?? [];
+  const field = (v: unknown): Field | undefined => {
+    if (typeof v === "number") return { port: v };
+    if (v === "tcp" || v === "udp" || v === "sctp") return { proto: v };
+    return typeof v === "string" && parseAddr(v) ? { ip: v } : undefined;
+  };
+  const fields = (c: unknown): Field[] | undefined => {
+    const list = (c as { concat?: unknown[] } | undefined)?.concat;
+    if (!Array.isArray(list)) return undefined;
+    const fs = list.map(field);
+    return fs.every((f) => f !== undefined) ? (fs as Field[]) : undefined;
+  };
+  for (const item of items) {
+    const map = (item as { map?: { table?: string; name?: string; elem?: unknown[] } }).map;
+    if (!map || map.table !== NAT_TABLE || !PORT_MAPS.includes(map.name ?? "")) continue;
+    for (const pair of map.elem ?? []) {
+      if (!Array.isArray(pair) || pair.length !== 2) continue;
+      const e = (pair[0] as { elem?: { val?: unknown; comment?: unknown } }).elem;
+      if (e?.comment !== owner) continue;
+      const key = fields(e.val);
+      const data = fields(pair[1]);
+      if (key && data) out.push({ kind: "expire", table: NAT_TABLE, set: map.name!, key, data });
+    }
+  }
+  return out;
 }
 
 /**
@@ -102,9 +146,9 @@ export function masqLines(subnets: readonly string[]): string[] {
   return subnets.map((s) => `add element ${T} masq${s.includes(":") ? 6 : 4} { ${s} }`);
 }
 
-/** How `nft list map` shows a published port (for CHECK): key, timeout details, value. */
+/** How `nft list map` shows a published port (for CHECK): key, timeout details and comment, value. */
 export function listedElement(r: PortRule): RegExp {
   const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const key = r.hostIP ? `${r.hostIP} . ${r.protocol} . ${r.hostPort}` : `${r.protocol} . ${r.hostPort}`;
-  return new RegExp(`(^|[{,]\\s*)${esc(key)}( timeout [^:,]*)? : ${esc(`${r.containerIP} . ${r.containerPort}`)}($|[,\\s}])`, "m");
+  return new RegExp(`(^|[{,]\\s*)${esc(key)}( (timeout|expires|comment) [^:,]*)? : ${esc(`${r.containerIP} . ${r.containerPort}`)}($|[,\\s}])`, "m");
 }

@@ -51,6 +51,23 @@ function bridgeOf(prev: Result | undefined): string | undefined {
   return prev?.interfaces?.find((i) => !i.sandbox)?.name;
 }
 
+/** Removes every port element commented with `owner` (DEL without prevResult). */
+async function unpublishOwned(host: NetHost, owner: string): Promise<void> {
+  let listing: unknown;
+  try {
+    listing = JSON.parse(await host.nftList(["table", "inet", nat.NAT_TABLE], { json: true }));
+  } catch {
+    return; // no table: nothing was ever published here
+  }
+  const ops = nat.ownedElements(listing, owner);
+  if (!ops.length) return;
+  try {
+    await host.nftElements(ops);
+  } catch {
+    for (const op of ops) await host.nftElements([op]).catch(() => undefined);
+  }
+}
+
 export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlugin {
   return {
     supportedVersions: SUPPORTED_VERSIONS,
@@ -64,7 +81,7 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
       const host = hostOf();
       const br = bridgeOf(prev);
       const extra = br ? nat.bridgeOps(br) : [];
-      const ops = [...extra, ...nat.publishOps(rules)];
+      const ops = [...extra, ...nat.publishOps(rules, nat.ownerTag(call.containerId, call.ifName))];
       // Steady state: only set elements, over netlink. The first time in a namespace (the
       // table is missing), the base ruleset and the elements go in one `nft -f`.
       const attempt = async (withBase: boolean) => {
@@ -105,14 +122,18 @@ export function makePortmapPlugin(hostOf: () => NetHost = netHost): InProcessPlu
     async del(call: PluginCall): Promise<void> {
       const mappings = call.config.runtimeConfig?.portMappings ?? [];
       const prev = call.config.prevResult;
-      if (!mappings.length || !prev) return;
+      const host = hostOf();
+      // Without prevResult (an ADD that failed before anything was cached, a lost cache
+      // entry, a runtime that keeps none) the container's address is unknown: find this
+      // attachment's elements by their comment.
+      if (!prev) return unpublishOwned(host, nat.ownerTag(call.containerId, call.ifName));
+      if (!mappings.length) return;
       let rules: nat.PortRule[];
       try {
         rules = portRules(mappings, prev);
       } catch {
         return; // nothing valid was ever published
       }
-      const host = hostOf();
       if (!rules.length) return;
       try {
         await host.nftElements(nat.unpublishOps(rules));
