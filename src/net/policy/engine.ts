@@ -7,6 +7,7 @@
 import { CniError, configError, ErrorCode } from "../errors.ts";
 import { netHost, type NetHost } from "../host.ts";
 import { parseAddr } from "../ip.ts";
+import { BRIDGE_NF_SYSCTLS, bridgeNetfilterDiff, planBridgeNetfilter } from "./bridge_netfilter.ts";
 import { counterValues, diffViews, expectedView, kernelView, type CounterValue } from "./check.ts";
 import { compileTable, renderElements, renderReplace, tableName } from "./compile.ts";
 import { decide, type FlowEnd, type Verdict } from "./evaluate.ts";
@@ -25,8 +26,6 @@ export interface PolicyStats {
   allowed: CounterValue;
   denied: CounterValue;
 }
-
-const BRIDGE_NF = ["net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"];
 
 export class PolicyEngine {
   readonly store: PolicyStore;
@@ -47,9 +46,23 @@ export class PolicyEngine {
     }
   }
 
-  /** Bridged traffic between containers reaches the inet filter hooks only with bridge netfilter on. */
+  private async bridgeNetfilterValues(): Promise<Record<string, string | undefined>> {
+    const out: Record<string, string | undefined> = {};
+    for (const k of BRIDGE_NF_SYSCTLS) out[k] = await this.host.readSysctl(k);
+    return out;
+  }
+
+  /**
+   * Bridged traffic between containers reaches the inet filter hooks only with bridge
+   * netfilter on: turns it on, or refuses when the module is absent (see bridge_netfilter.ts).
+   */
   private async bridgeNetfilter(): Promise<void> {
-    for (const k of BRIDGE_NF) if ((await this.host.readSysctl(k)) === "0") await this.host.writeSysctl(k, "1");
+    const plan = planBridgeNetfilter(await this.bridgeNetfilterValues());
+    if (plan.problem) throw new CniError(ErrorCode.io, `isola-policy: ${plan.problem}`);
+    for (const k of plan.enable)
+      await this.host.writeSysctl(k, "1").catch((e: Error) => {
+        throw new CniError(ErrorCode.io, `isola-policy: cannot turn on ${k} (bridged traffic between containers would bypass the policies)`, e.message);
+      });
   }
 
   /** Replaces the network's table with the compiled store contents (or `policies` when given). */
@@ -141,28 +154,22 @@ export class PolicyEngine {
     const t = compileTable(network, await this.store.policies(network), await this.store.endpoints(network));
     let json: unknown;
     try {
-      json = JSON.parse(await this.nftJson(["list", "table", "inet", tableName(network)]));
+      json = JSON.parse(await this.host.nftList(["table", "inet", tableName(network)], { json: true }));
     } catch {
       json = undefined;
     }
     if (!t) return json ? [`table inet ${tableName(network)}: unexpected (the network has no policy)`] : [];
-    if (!json) return [`table inet ${tableName(network)}: missing`];
-    return diffViews(expectedView(t), kernelView(json));
-  }
-
-  /** `nft -j ...` (NetHost lists text only; CHECK and stats read JSON). */
-  private async nftJson(args: string[]): Promise<string> {
-    const p = Bun.spawn(["nft", "-j", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    if (code !== 0) throw new Error(`nft -j ${args.join(" ")}: ${err.trim()}`);
-    return out;
+    const bridgeNf = bridgeNetfilterDiff(await this.bridgeNetfilterValues());
+    const out = bridgeNf ? [bridgeNf] : [];
+    if (!json) return [...out, `table inet ${tableName(network)}: missing`];
+    return [...out, ...diffViews(expectedView(t), kernelView(json))];
   }
 
   /** Allowed and denied packets per policy of the network (kernel counters). */
   async stats(network: string): Promise<PolicyStats[]> {
     const policies = await this.store.policies(network);
     if (!policies.length) return [];
-    const values = counterValues(JSON.parse(await this.nftJson(["list", "counters", "table", "inet", tableName(network)])));
+    const values = counterValues(JSON.parse(await this.host.nftList(["counters", "table", "inet", tableName(network)], { json: true })));
     const zero = { packets: 0, bytes: 0 };
     return policies.map((p) => ({ policy: p.name, allowed: values[`allow-${p.name}`] ?? zero, denied: values[`deny-${p.name}`] ?? zero }));
   }
