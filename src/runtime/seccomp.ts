@@ -42,7 +42,7 @@ let cache: SeccompCache | undefined;
  */
 export async function compileContainerSeccomp(profile: unknown, warn: (msg: string) => void): Promise<CompiledSeccomp | undefined> {
   if (profile === undefined) return undefined;
-  const { SeccompCache, SeccompConfigError } = await import("../seccomp/mod.ts");
+  const { SeccompCache, SeccompConfigError, SUPPLEMENT_KERNEL } = await import("../seccomp/mod.ts");
   cache ??= new SeccompCache(diskStore);
   let compiled: CompiledSeccomp;
   try {
@@ -51,7 +51,7 @@ export async function compileContainerSeccomp(profile: unknown, warn: (msg: stri
     if (e instanceof SeccompConfigError) throw new ConfigError([...e.errors]);
     throw e;
   }
-  if (compiled.unknownNames.length) warn(`linux.seccomp: syscalls unknown to this kernel's tables are ignored: ${compiled.unknownNames.join(", ")}`);
+  if (compiled.unknownNames.length) warn(`linux.seccomp: syscalls isola's syscall tables do not know (misspelt, or newer than Linux ${SUPPLEMENT_KERNEL}) are ignored: ${compiled.unknownNames.join(", ")}`);
   return compiled;
 }
 

@@ -5,6 +5,7 @@ import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
 import { isRoot, Runtime, uniqueId } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 import { resolveMobyProfile } from "../seccomp/mod.ts";
+import { compileContainerSeccomp } from "./seccomp.ts";
 
 const rt = new Runtime();
 let bundle = "";
@@ -27,6 +28,13 @@ function run(script: string, seccomp: unknown, nnp = true) {
   writeSpec(bundle, spec);
   return rt.run(["run", "-b", bundle, uniqueId("sc")]);
 }
+
+test("names isola's tables do not know are ignored with a warning that says whose tables", async () => {
+  const warnings: string[] = [];
+  const c = await compileContainerSeccomp({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["getppid", "cachestat", "no_such_call"], action: "SCMP_ACT_ALLOW" }] }, (m) => warnings.push(m));
+  expect(c?.unknownNames).toEqual(["no_such_call"]);
+  expect(warnings).toEqual(["linux.seccomp: syscalls isola's syscall tables do not know (misspelt, or newer than Linux 6.18) are ignored: no_such_call"]);
+});
 
 describe.skipIf(!isRoot)("seccomp", () => {
   const denyMkdir = {

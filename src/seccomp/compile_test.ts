@@ -106,6 +106,12 @@ describe("actions and defaults", () => {
     expect(r(SYSCALLS_X86_64.arch_prctl as number, X64)).toBe(ALLOW);
   });
 
+  test("calls newer than Debian's 6.1 headers are known, not dropped as unknown", () => {
+    const c = compileSeccomp({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["cachestat", "fchmodat2", "futex_wake", "mseal", "open_tree_attr", "file_getattr"], action: "SCMP_ACT_ALLOW" }] });
+    expect(c.unknownNames).toEqual([]);
+    for (const nr of [451, 452, 454, 462, 467, 468]) expect(runBpf(c.program, { nr, arch: X64 }).ret).toBe(ALLOW);
+  });
+
   test("a rule with the default action is left out, so it cannot shadow conditional rules (runc)", () => {
     const p = { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["clone"], action: "SCMP_ACT_ERRNO" }, { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 1, op: "SCMP_CMP_EQ" }] }] };
     expect(run(p, 56, [1n])).toBe(ALLOW);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileSeccomp } from "./compile.ts";
 import { DOCKER_DEFAULT_CAPS, resolveMobyProfile } from "./moby.ts";
+import { SUPPLEMENT_KERNEL, SYSCALL_SUPPLEMENT } from "./syscall_supplement.ts";
 import { SYSCALLS_X86_64 as NR } from "./syscalls_x86_64.ts";
 
 const gcc = spawnSync("gcc", ["--version"]).status === 0;
@@ -60,6 +61,33 @@ test.skipIf(!gcc || !x64)("SCMP_ACT_NOTIFY: the kernel hands out a listener and 
     writeFileSync(bpf, c.program);
     const r = spawnSync(exe, [bpf, String(c.flags)], { encoding: "utf8", timeout: 20000 });
     expect(r.stdout.trim()).toBe(`42 ${NR.mkdir}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The supplement's numbers are real: on a kernel at least as new as the supplement, each
+// supplemented x86_64 number is a syscall (anything but ENOSYS), and the next one is not.
+const [major = 0, minor = 0] = (spawnSync("uname", ["-r"], { encoding: "utf8" }).stdout ?? "").split(".").map((p) => Number.parseInt(p, 10));
+const [wantMajor = 0, wantMinor = 0] = SUPPLEMENT_KERNEL.split(".").map(Number);
+const newEnough = major > wantMajor || (major === wantMajor && minor >= wantMinor);
+if (x64 && !newEnough) console.log(`skipped supplement check: kernel ${major}.${minor} is older than ${SUPPLEMENT_KERNEL}`);
+test.skipIf(!gcc || !x64 || !newEnough)("every supplemented syscall number exists in this kernel", () => {
+  const dir = mkdtempSync(join(tmpdir(), "isola-seccomp-supplement-"));
+  try {
+    const exe = join(dir, "install_and_call");
+    execFileSync("gcc", ["-O2", "-o", exe, new URL("./testdata/install_and_call.c", import.meta.url).pathname]);
+    // uretprobe/uprobe outside a probe trampoline kill the caller; map_shadow_stack is
+    // ENOSYS unless the kernel has user shadow stacks. All others take zero arguments
+    // harmlessly (EFAULT, EINVAL or EBADF; mseal of nothing succeeds).
+    const skip = new Set(["uretprobe", "uprobe", "map_shadow_stack"]);
+    const calls = SYSCALL_SUPPLEMENT.filter((s) => s.arches.includes("SCMP_ARCH_X86_64") && !skip.has(s.name));
+    const beyond = Math.max(...SYSCALL_SUPPLEMENT.map((s) => s.nr)) + 1;
+    const r = spawnSync(exe, ["-", ...calls.map((s) => String(s.nr)), String(beyond)], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const errnos = r.stdout.trim().split("\n").map((l) => Number(l.split(" ")[1]));
+    expect(calls.map((s, i) => `${s.name}: ${errnos[i] === 38 ? "ENOSYS" : "exists"}`)).toEqual(calls.map((s) => `${s.name}: exists`));
+    expect(errnos.at(-1)).toBe(38);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,3 +3,4 @@ export { compileSeccomp, validateSeccomp, type CompiledSeccomp, type CompileOpti
 export { SeccompConfigError } from "./profile.ts";
 export { SeccompCache, profileHash, type SeccompStore } from "./cache.ts";
 export { resolveMobyProfile } from "./moby.ts";
+export { SUPPLEMENT_KERNEL } from "./syscall_supplement.ts";

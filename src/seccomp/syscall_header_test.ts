@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { parseSyscallHeader, renderSyscallTable, TABLE_SPECS } from "./syscall_header.ts";
+import { parseSyscallHeader, renderSyscallTable, TABLE_SPECS, withSupplement } from "./syscall_header.ts";
+import { SYSCALL_SUPPLEMENT } from "./syscall_supplement.ts";
 import { SYSCALLS_AARCH64 } from "./syscalls_aarch64.ts";
 import { SYSCALLS_X32 } from "./syscalls_x32.ts";
 import { SYSCALLS_X86 } from "./syscalls_x86.ts";
@@ -46,11 +47,33 @@ test("tables hold the numbers the kernel uses", () => {
   expect(SYSCALLS_AARCH64.clone3).toBe(435);
 });
 
+test("calls newer than the headers come from the supplement, with each ABI's numbering", () => {
+  expect(SYSCALLS_X86_64.cachestat).toBe(451);
+  expect(SYSCALLS_X86_64.open_tree_attr).toBe(467);
+  expect(SYSCALLS_X86_64.file_setattr).toBe(469);
+  expect(SYSCALLS_X86_64.uretprobe).toBe(335);
+  expect(SYSCALLS_X86.mseal).toBe(462);
+  expect(SYSCALLS_X86.uretprobe).toBeUndefined(); // x86's 335 is rt_tgsigqueueinfo
+  expect(SYSCALLS_X32.map_shadow_stack).toBe(0x40000000 + 453);
+  expect(SYSCALLS_X32.futex_wake).toBe(0x40000000 + 454);
+  expect(SYSCALLS_AARCH64.futex_wake).toBe(454);
+  expect(SYSCALLS_AARCH64.uretprobe).toBeUndefined();
+  for (const s of SYSCALL_SUPPLEMENT) for (const t of [SYSCALLS_X86_64, SYSCALLS_X86, SYSCALLS_AARCH64]) if (t[s.name] !== undefined) expect(t[s.name]).toBe(s.nr);
+});
+
+test("the supplement must agree with a header that already has the call", () => {
+  const spec = TABLE_SPECS[0]!;
+  const header = new Map([["read", 0], ["cachestat", 451]]);
+  expect(withSupplement(spec, header).get("fchmodat2")).toBe(452);
+  expect(() => withSupplement(spec, new Map([["cachestat", 999]]))).toThrow(/numbers cachestat 999, the supplement 451/);
+  expect(() => withSupplement(spec, new Map([["other_call", 452]]))).toThrow(/gives 452 to other_call, the supplement to fchmodat2/);
+});
+
 const include = "/usr/include";
 const haveHeaders = TABLE_SPECS.every((s) => existsSync(`${include}/${s.header}`));
 test.skipIf(!haveHeaders)("committed tables match the installed kernel headers (run scripts/gen-syscalls.ts)", () => {
   for (const spec of TABLE_SPECS) {
-    const table = parseSyscallHeader(readFileSync(`${include}/${spec.header}`, "utf8"), spec.predefined);
+    const table = withSupplement(spec, parseSyscallHeader(readFileSync(`${include}/${spec.header}`, "utf8"), spec.predefined));
     const committed = readFileSync(new URL(`./${spec.file}`, import.meta.url), "utf8");
     expect(committed).toBe(renderSyscallTable(spec, table));
   }
