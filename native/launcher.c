@@ -105,10 +105,13 @@ static const char *clone_cgroup_dir;
 static int sync_fd = -1;     /* to the runtime (stage 0 only) */
 static int chan_fd = -1;     /* stage 0 <-> stage 1/2 */
 static int fifo_fd = -1;     /* exec fifo, O_PATH */
+static int fifo_wfd = -1;    /* exec fifo opened for writing: `start` reads "0", or "E" and our failure */
 static pid_t child_pid = -1; /* stage 0: stage 1's pid; then the init's */
 static pid_t init_pid = -1;
 static char *hook_state;     /* last SYNC reply: the state JSON for hooks */
 static uint32_t hook_state_len;
+static const char *hook_part; /* the part of it HOOK_STATE chose (else all of it up to a NUL) */
+static uint32_t hook_part_len;
 static char exec_path[PATH_MAX];
 static int console_fd = -1; /* console socket (or our end of the relay pair) in the init */
 static int relay_fd = -1;   /* stage 0's end of the relay pair */
@@ -206,8 +209,16 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int err, const 
 	va_end(ap);
 	int n = snprintf(out, sizeof out, "%d %d %d %s", cur_section, cur_index, err, msg);
 	int fd = chan_fd >= 0 && sync_fd < 0 ? chan_fd : sync_fd;
+	if (fifo_wfd >= 0) {
+		/* after `start` released us: it reads this instead of the "0" */
+		char note[1200];
+		int m = snprintf(note, sizeof note, "E%s%s%s", msg, err ? ": " : "", err ? strerror(err) : "");
+		if (m > 0 && write(fifo_wfd, note, (size_t)(m < (int)sizeof note ? m : (int)sizeof note - 1)) < 0) {
+			/* nobody reads: stderr below still says it */
+		}
+	}
 	if (fd < 0 || send_msg(fd, MSG_ERROR, out, (uint32_t)(n < 0 ? 0 : n)) < 0)
-		dprintf(2, "isola-launcher: %s: %s\n", msg, strerror(err));
+		dprintf(2, "isola-launcher: %s%s%s\n", msg, err ? ": " : "", err ? strerror(err) : "");
 	_exit(1);
 }
 
@@ -566,8 +577,10 @@ static void run_hook(const struct step *st)
 	if (pid < 0)
 		fail(errno, "start hook %s", path);
 	signal(SIGPIPE, SIG_IGN);
-	if (hook_state)
-		write_all(infd, hook_state, hook_state_len);
+	if (hook_part)
+		write_all(infd, hook_part, hook_part_len);
+	else if (hook_state)
+		write_all(infd, hook_state, strnlen(hook_state, hook_state_len));
 	close(infd);
 	int status = wait_timeout(pid, timeout);
 	if (status == -1)
@@ -694,9 +707,7 @@ static void wait_exec_fifo(void)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		fail(errno, "open exec fifo");
-	if (write(fd, "0", 1) != 1)
-		fail(errno, "write exec fifo");
-	close(fd);
+	fifo_wfd = fd;
 	close(fifo_fd);
 	fifo_fd = -1;
 
@@ -722,6 +733,8 @@ static void sync_with_runtime(uint32_t type, const char *name)
 		free(hook_state);
 		hook_state = payload;
 		hook_state_len = len;
+		hook_part = NULL;
+		hook_part_len = 0;
 	} else {
 		free(payload);
 	}
@@ -1523,6 +1536,38 @@ static void run_step(const struct step *st)
 	case STEP_WAIT_EXEC_FIFO:
 		wait_exec_fifo();
 		break;
+	case STEP_EXEC_FIFO_RELEASE: {
+		int fd = fifo_wfd;
+		fifo_wfd = -1;
+		if (fd < 0)
+			fail(EBADF, "exec fifo not open");
+		if (write(fd, "0", 1) != 1)
+			fail(errno, "write exec fifo");
+		close(fd);
+		break;
+	}
+	case STEP_HOOK_STATE: {
+		/* the sync reply holds one state per hook kind, NUL-separated */
+		int64_t want = N(st, 0);
+		hook_part = NULL;
+		hook_part_len = 0;
+		const char *p = hook_state, *end = hook_state ? hook_state + hook_state_len : NULL;
+		for (int64_t i = 0; p && p <= end; i++) {
+			const char *nul = memchr(p, 0, (size_t)(end - p));
+			const char *stop = nul ? nul : end;
+			if (i == want) {
+				hook_part = p;
+				hook_part_len = (uint32_t)(stop - p);
+				break;
+			}
+			if (!nul)
+				break;
+			p = nul + 1;
+		}
+		if (!hook_part)
+			fail(EINVAL, "hook state %lld missing from the sync reply", (long long)want);
+		break;
+	}
 	case STEP_EXEC:
 		do_exec(st);
 		break;

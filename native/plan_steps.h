@@ -75,7 +75,9 @@
 #define STEP_SETNS_PENDING 61 /* no arguments */
 #define STEP_MOUNT_OR_BIND_IN_ROOT 62 /* root, source, dest, fstype, flags, data, create, bindSource */
 #define STEP_SETNS_DEFER 63 /* path, nstype */
-#define STEP_MAX 63
+#define STEP_EXEC_FIFO_RELEASE 64 /* no arguments */
+#define STEP_HOOK_STATE 65 /* index */
+#define STEP_MAX 65
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -141,6 +143,8 @@ static const char *const step_names[] = {
   [61] = "SETNS_PENDING",
   [62] = "MOUNT_OR_BIND_IN_ROOT",
   [63] = "SETNS_DEFER",
+  [64] = "EXEC_FIFO_RELEASE",
+  [65] = "HOOK_STATE",
 };
 
 #define ARG_INT 0

@@ -307,7 +307,11 @@ export function compilePlan(spec: Spec, opts: CompileOptions): LaunchPlan {
   addLookupStep(b, process);
   b.add("INIT", "READY", [], "process");
   b.add("INIT", "WAIT_EXEC_FIFO", [], "start");
+  // startContainer hooks see the second state of the createRuntime sync reply ("created", the
+  // init's pid in its namespace), and run before `start` learns it worked: a failure is its error
+  if (hooks.startContainer?.length) b.add("INIT", "HOOK_STATE", [1], "hooks.startContainer");
   (hooks.startContainer ?? []).forEach((h, i) => b.add("INIT", "RUN_HOOK", hookArgs(h), `hooks.startContainer[${i}]`));
+  b.add("INIT", "EXEC_FIFO_RELEASE", [], "start");
   if (opts.landlock) b.add("INIT", "LANDLOCK_RESTRICT", [], `annotations["${LANDLOCK_ANNOTATION}"]`);
   if (seccompStep && nnp) seccompStep();
   addExecStep(b, process);

@@ -96,7 +96,7 @@ export const Step = {
   LOOKUP_EXEC: 33,
   /** tell the runtime we are ready and wait for its acknowledgement */
   READY: 34,
-  /** block until `start` opens the exec fifo */
+  /** block until `start` opens the exec fifo, and keep it open for writing (EXEC_FIFO_RELEASE) */
   WAIT_EXEC_FIFO: 35,
   /** execve(resolved program, argv..., env...) (argc, argv..., env...) */
   EXEC: 36,
@@ -154,6 +154,10 @@ export const Step = {
   MOUNT_OR_BIND_IN_ROOT: 62,
   /** open a namespace file now and join it in SETNS_PENDING, after the ones kept before it (path, nstype) */
   SETNS_DEFER: 63,
+  /** write the byte `start` waits for to the exec fifo and close it; from WAIT_EXEC_FIFO to here a failure is written there instead (no arguments) */
+  EXEC_FIFO_RELEASE: 64,
+  /** the following hooks get this part of the last sync reply (its states are NUL-separated) on stdin (index) */
+  HOOK_STATE: 65,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -222,6 +226,8 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   SETNS_PENDING: [],
   MOUNT_OR_BIND_IN_ROOT: ["root", "source", "dest", "fstype", "flags", "data", "create", "bindSource"],
   SETNS_DEFER: ["path", "nstype"],
+  EXEC_FIFO_RELEASE: [],
+  HOOK_STATE: ["index"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

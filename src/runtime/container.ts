@@ -49,7 +49,10 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e; // opened, not written yet
       }
-      if (n === 1) break;
+      if (n === 1) {
+        if (byte[0] === 0x30) break; // "0": released
+        throw new ContainerError(`cannot start container ${rec.id}: ${readFailure(fd, rec)}`);
+      }
       if (!initAlive(rec)) {
         goneAt ??= Date.now();
         if (Date.now() - goneAt > 100) throw new ContainerError(`cannot start container ${rec.id}: its init process exited`);
@@ -60,6 +63,31 @@ async function releaseInit(root: string, rec: ContainerRecord): Promise<void> {
     fs.closeSync(fd);
   }
   fs.rmSync(execFifoPath(root, rec.id), { force: true });
+}
+
+/**
+ * What the init wrote instead of "0": its failure after the release (a startContainer hook's,
+ * say), up to the end of the fifo. The init has then exited, and with it the container.
+ */
+function readFailure(fd: number, rec: ContainerRecord): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (let tries = 0; tries < 2000; tries++) {
+    let n = -1;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
+    if (n === 0) break; // the init closed its end: all of it is here
+    if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+    else if (!initAlive(rec)) break;
+    else Bun.sleepSync(1);
+  }
+  const text = Buffer.concat(chunks).toString().trim();
+  const hooks = rec.spec?.hooks?.startContainer ?? [];
+  const i = hooks.findIndex((h) => text.startsWith(`hook ${h.path} `));
+  return `${i >= 0 ? `hooks.startContainer[${i}]: ` : ""}${text || "its init process failed"}`;
 }
 
 /** Opens the exec fifo for reading without blocking: all the init's open for writing waits for. */
@@ -86,12 +114,8 @@ function releaseInitNow(root: string, rec: ContainerRecord): number {
 
 async function startCreated(root: string, rec: ContainerRecord): Promise<void> {
   await releaseInit(root, rec);
-  try {
-    await runHooks("poststart", rec.spec?.hooks?.poststart, ociState(rec, "running"));
-  } catch (e) {
-    // the spec: a failing poststart hook is logged; the container keeps running
-    warn((e as Error).message);
-  }
+  // the spec: a failing poststart hook is logged, the others still run, the container keeps running
+  await runHooks("poststart", rec.spec?.hooks?.poststart, ociState(rec, "running"), warn);
 }
 
 export async function start(root: string, id: string): Promise<void> {
@@ -216,11 +240,8 @@ async function destroy(root: string, rec: ContainerRecord): Promise<void> {
   if (cg) {
     for (const pid of cg.pids()) killAndWait(pid);
   }
-  try {
-    await runHooks("poststop", rec.spec?.hooks?.poststop, ociState(rec, "stopped"));
-  } catch (e) {
-    warn((e as Error).message);
-  }
+  // the spec: a failing poststop hook is logged, the others still run, the deletion goes on
+  await runHooks("poststop", rec.spec?.hooks?.poststop, ociState(rec, "stopped"), warn);
   cg?.destroy();
   fs.rmSync(containerDir(root, rec.id), { recursive: true, force: true });
 }

@@ -168,6 +168,7 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
     spec,
   };
   let cgroups: ContainerCgroups | undefined;
+  let hooksBegan = false;
   try {
     writeRecord(opts.root, rec);
     cgroups = cgroupsFor(spec, opts.id, warn);
@@ -208,9 +209,13 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
         async onSync(name) {
           const state = ociState(rec, "creating");
           if (name === SECCOMP_LISTENER_SYNC) return listenerState(seccomp, rec.pid, state);
+          hooksBegan = true;
           await runHooks("prestart", spec.hooks?.prestart, state);
           await runHooks("createRuntime", spec.hooks?.createRuntime, state);
-          return JSON.stringify(state);
+          // the hooks the init runs see its pid in its own namespace (as runc's init, getpid):
+          // createContainer while "creating", startContainer once "created"
+          const nsPid = namespacePid(rec.pid);
+          return `${JSON.stringify({ ...state, pid: nsPid })}\0${JSON.stringify({ ...state, status: "created", pid: nsPid })}`;
         },
         async onReady() {
           rec.status = "created";
@@ -222,11 +227,20 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
     return { rec, spec, exit: launched.exit };
   } catch (e) {
     if (rec.pid) killAndWait(rec.pid);
+    // the spec: a create that fails after its hooks began goes on as a deletion would, poststop included
+    if (hooksBegan) await runHooks("poststop", spec.hooks?.poststop, ociState(rec, "stopped"), warn);
     cgroups?.destroy();
     fs.rmSync(containerDir(opts.root, opts.id), { recursive: true, force: true });
     if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
     throw e;
   }
+}
+
+/** A process's pid in its own pid namespace (the last NSpid of /proc/<pid>/status). */
+function namespacePid(pid: number): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("NSpid:"));
+  const last = line?.trim().split(/\s+/).pop();
+  return last !== undefined && /^\d+$/.test(last) ? Number(last) : pid;
 }
 
 function addFifoCreation(plan: LaunchPlan, fifo: string) {

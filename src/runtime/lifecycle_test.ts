@@ -239,15 +239,23 @@ describe.skipIf(!isRoot)("lifecycle", () => {
 
 describe.skipIf(!isRoot)("hooks", () => {
   test("run in order with the state on stdin, in the right namespaces", () => {
-    const log = path.join(scratch, "hooks.log");
+    // one log for all, bound into the container at /hooklog: the host's hooks (and
+    // createContainer, before pivot_root) write it at its host path, startContainer and the
+    // process (after pivot_root) at /hooklog/hooks.log
+    const logDir = path.join(scratch, "hooklog");
+    fs.mkdirSync(logDir, { recursive: true });
+    const log = path.join(logDir, "hooks.log");
     fs.writeFileSync(log, "");
     const hook = path.join(scratch, "hook.sh");
+    const body = (file: string) =>
+      `#!/bin/sh\nstate=$(cat)\necho "$1 $(echo "$state" | grep -o '"status":"[a-z]*"') $(echo "$state" | grep -o '"pid":[0-9]*') $(readlink /proc/self/ns/mnt) $HOOKENV" >> ${file}\n`;
     // each hook logs its name, the state's status and pid, and the mount namespace it runs in
-    fs.writeFileSync(hook, `#!/bin/sh\nstate=$(cat)\necho "$1 $(echo "$state" | grep -o '"status":"[a-z]*"') $(readlink /proc/self/ns/mnt) $HOOKENV" >> ${log}\n`);
+    fs.writeFileSync(hook, body(log));
     fs.chmodSync(hook, 0o755);
     const h = (name: string) => ({ path: hook, args: ["hook.sh", name], env: [`HOOKENV=${name}-env`], timeout: 5 });
     configure((s) => {
-      s.process!.args = ["sh", "-c", "exit 0"];
+      s.process!.args = ["sh", "-c", "echo process >> /hooklog/hooks.log"];
+      s.mounts!.push({ destination: "/hooklog", type: "bind", source: logDir, options: ["rbind"] });
       s.hooks = {
         prestart: [h("prestart")],
         createRuntime: [h("createRuntime")],
@@ -260,25 +268,102 @@ describe.skipIf(!isRoot)("hooks", () => {
     // startContainer runs inside the container after pivot_root: the hook path must exist there
     const rootfsHook = path.join(bundle, "rootfs", hook);
     fs.mkdirSync(path.dirname(rootfsHook), { recursive: true });
-    fs.writeFileSync(rootfsHook, `#!/bin/sh\necho "$1 $(cat | grep -o '"status":"[a-z]*"') container $HOOKENV" > /dev/null\n`);
+    fs.writeFileSync(rootfsHook, body("/hooklog/hooks.log"));
     fs.chmodSync(rootfsHook, 0o755);
     try {
-      const r = rt.run(["run", "-b", bundle, uniqueId("hooks")]);
+      const id = uniqueId("hooks");
+      expect(rt.run(["create", "-b", bundle, id]).code).toBe(0);
+      const hostPid = state(id).pid as number;
+      const r = rt.run(["start", id]);
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
+      expect(waitFor(() => state(id).status === "stopped")).toBe(true);
+      expect(rt.run(["delete", id]).code).toBe(0);
       const lines = fs.readFileSync(log, "utf8").trim().split("\n");
       const hostMnt = fs.readlinkSync("/proc/self/ns/mnt");
-      expect(lines.map((l) => l.split(" ")[0])).toEqual(["prestart", "createRuntime", "createContainer", "poststart", "poststop"]);
-      expect(lines[0]).toBe(`prestart "status":"creating" ${hostMnt} prestart-env`);
-      expect(lines[1]).toBe(`createRuntime "status":"creating" ${hostMnt} createRuntime-env`);
-      // createContainer runs in the container's mount namespace
-      expect(lines[2]).toMatch(/^createContainer "status":"creating" mnt:\[\d+\] createContainer-env$/);
+      expect(lines.map((l) => l.split(" ")[0]).filter((n) => n !== "process")).toEqual(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
+      expect(lines[0]).toBe(`prestart "status":"creating" "pid":${hostPid} ${hostMnt} prestart-env`);
+      expect(lines[1]).toBe(`createRuntime "status":"creating" "pid":${hostPid} ${hostMnt} createRuntime-env`);
+      // createContainer and startContainer run in the container's namespaces: its pid there is 1
+      expect(lines[2]).toMatch(/^createContainer "status":"creating" "pid":1 mnt:\[\d+\] createContainer-env$/);
       expect(lines[2]).not.toContain(hostMnt);
-      expect(lines[3]).toBe(`poststart "status":"running" ${hostMnt} poststart-env`);
-      expect(lines[4]).toBe(`poststop "status":"stopped" ${hostMnt} poststop-env`);
+      expect(lines[3]).toMatch(/^startContainer "status":"created" "pid":1 mnt:\[\d+\] startContainer-env$/);
+      expect(lines[3]).not.toContain(hostMnt);
+      // the process ran after startContainer; poststart may see it done already or not
+      expect(lines.indexOf("process")).toBeGreaterThan(3);
+      expect(lines).toContain(`poststart "status":"running" "pid":${hostPid} ${hostMnt} poststart-env`);
+      expect(lines.at(-1)).toBe(`poststop "status":"stopped"  ${hostMnt} poststop-env`);
     } finally {
       fs.rmSync(path.join(bundle, "rootfs", scratch.split("/")[1]!), { recursive: true, force: true });
+      fs.rmSync(logDir, { recursive: true, force: true });
     }
+  });
+
+  test("a failing startContainer hook fails start, stops the container before its process runs", () => {
+    configure((s) => {
+      s.process!.args = ["sh", "-c", "touch /ran"];
+      s.hooks = { startContainer: [{ path: "/bin/true" }, { path: "/bin/sh", args: ["sh", "-c", "exit 3"] }] };
+    });
+    const id = uniqueId("badstart");
+    expect(rt.run(["create", "-b", bundle, id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const r = rt.run(["start", id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot start container ${id}: hooks.startContainer[1]: hook /bin/sh exited with status 3`);
+    expect(waitFor(() => state(id).status === "stopped")).toBe(true);
+    expect(fs.existsSync(path.join(bundle, "rootfs", "ran"))).toBe(false);
+    expect(rt.run(["delete", id]).code).toBe(0);
+    expectNothingLeft(id, pid);
+  });
+
+  test("failing poststart and poststop hooks are reported, the others still run, the lifecycle goes on", () => {
+    const marks = path.join(scratch, "marks");
+    fs.writeFileSync(marks, "");
+    const mark = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `echo ${name} >> ${marks}`] });
+    const fail = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `echo ${name} >&2; exit 4`] });
+    configure((s) => {
+      s.process!.args = ["sleep", "100"];
+      s.hooks = { poststart: [fail("poststart-broken"), mark("poststart")], poststop: [fail("poststop-broken"), mark("poststop")] };
+    });
+    const id = uniqueId("posthooks");
+    const r = rt.run(["run", "-d", "-b", bundle, id]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("hooks.poststart[0]: /bin/sh exited with status 4: poststart-broken");
+    expect(state(id).status).toBe("running");
+    const pid = state(id).pid as number;
+    const d = rt.run(["delete", "--force", id]);
+    expect(d.code).toBe(0);
+    expect(d.stderr).toContain("hooks.poststop[0]: /bin/sh exited with status 4: poststop-broken");
+    expect(fs.readFileSync(marks, "utf8").trim().split("\n")).toEqual(["poststart", "poststop"]);
+    expectNothingLeft(id, pid);
+  });
+
+  test("a create that fails in a hook goes on as a deletion: poststop runs, nothing is left", () => {
+    const marks = path.join(scratch, "marks-create");
+    fs.writeFileSync(marks, "");
+    configure((s) => {
+      s.hooks = {
+        createContainer: [{ path: "/bin/sh", args: ["sh", "-c", "exit 5"] }],
+        poststop: [{ path: "/bin/sh", args: ["sh", "-c", `cat > ${marks}`] }],
+      };
+    });
+    const id = uniqueId("badcreate");
+    const r = rt.run(["create", "-b", bundle, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("hooks.createContainer[0]");
+    expect(fs.readFileSync(marks, "utf8")).toContain('"status":"stopped"');
+    expectNothingLeft(id);
+  });
+
+  test("hooks the runtime runs itself time out too", () => {
+    configure((s) => {
+      s.hooks = { prestart: [{ path: "/bin/sleep", args: ["sleep", "10"], timeout: 1 }] };
+    });
+    const id = uniqueId("slowprestart");
+    const r = rt.run(["create", "-b", bundle, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("hooks.prestart[0]: /bin/sleep timed out after 1s");
+    expectNothingLeft(id);
   });
 
   test("a failing createRuntime hook fails create and leaves nothing", () => {
