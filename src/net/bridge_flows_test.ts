@@ -216,6 +216,8 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     const links = await h.links();
     const e1 = (await h.cni("add", conf, { containerId: "bad1", ifName: "eth0", netns: c, capabilityArgs: { ips: ["10.99.0.5"] } }).catch((e) => e)) as Error;
     expect(e1.message).toContain("runtimeConfig.ips[0]: 10.99.0.5 is outside the network's subnets 10.81.0.0/24");
+    const mac = (await h.cni("add", conf, { containerId: "bad0", ifName: "eth0", netns: c, capabilityArgs: { mac: "02:00:00:00:00:01 master lo" } }).catch((e) => e)) as Error;
+    expect(mac.message).toBe('runtimeConfig.mac: "02:00:00:00:00:01 master lo" is not a MAC address (expected xx:xx:xx:xx:xx:xx)');
     const unknown = JSON.stringify({ cniVersion: "1.0.0", name: "bad2", plugins: [{ type: "isola-bridge", ipam: { type: "isola-ipam", dataDir: h.ipamDir, subnet: "10.82.0.0/24" } }, { type: "no-such-plugin" }] });
     const e2 = (await h.cni("add", unknown, { containerId: "bad2", ifName: "eth0", netns: c }).catch((e) => e)) as Error;
     expect(e2.message).toContain('plugins[1].type: unknown plugin type "no-such-plugin"');

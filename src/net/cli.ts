@@ -4,6 +4,7 @@
  */
 import { rm } from "node:fs/promises";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "../cli/args.ts";
+import { containerIdProblem, ifNameProblem, macProblem } from "./attachment.ts";
 import { listCache } from "./cache.ts";
 import { netHost } from "./host.ts";
 import { parseAddr, parseCidr, prefixContains } from "./ip.ts";
@@ -68,7 +69,12 @@ export function parsePort(text: string, i: number): PortMapping {
 
 function attachOptions(netns: string, f: FlagValues, net: Network): AttachOptions {
   const containerId = str(f["container-id"]) ?? `ns${fnv64(netns).toString(16).padStart(16, "0")}`;
-  const att: AttachOptions = { containerId, ifName: str(f.ifname) ?? "eth0", netns };
+  const ifName = str(f.ifname) ?? "eth0";
+  const idProblem = containerIdProblem(containerId);
+  if (idProblem) throw new UsageError(`--container-id: ${idProblem}`);
+  const ifProblem = ifNameProblem(ifName);
+  if (ifProblem) throw new UsageError(`--ifname: ${ifProblem}`);
+  const att: AttachOptions = { containerId, ifName, netns };
   const caps: NonNullable<AttachOptions["capabilityArgs"]> = {};
   const ips = strs(f.ip);
   ips.forEach((ip, i) => {
@@ -84,8 +90,9 @@ function attachOptions(netns: string, f: FlagValues, net: Network): AttachOption
   const labels = labelsOf(strs(f.label), "label");
   if (Object.keys(labels).length) caps.labels = labels;
   const mac = str(f.mac);
-  if (mac) {
-    if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new UsageError(`--mac: ${JSON.stringify(mac)} is not a MAC address (expected xx:xx:xx:xx:xx:xx)`);
+  if (mac !== undefined) {
+    const problem = macProblem(mac);
+    if (problem) throw new UsageError(`--mac: ${problem}`);
     caps.mac = mac;
   }
   if (Object.keys(caps).length) att.capabilityArgs = caps;

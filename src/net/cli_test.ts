@@ -121,5 +121,19 @@ describe.skipIf(!root)("isola network in a test host", () => {
     expect((await isola("network", "create", "bad", "--subnet", "10.0.0.0/33")).err).toContain('--subnet[0]: "10.0.0.0/33" is not a CIDR (expected a.b.c.d/0-32)');
     expect((await isola("network", "create", "m", "--driver", "macvlan")).err).toContain("--parent: missing");
     expect((await isola("nope")).code).toBe(2);
+    // an attachment's names and MAC are checked before anything is made
+    expect((await isola("network", "create", "u", "--subnet", "10.64.0.0/24", "--bridge", "isolau0")).code).toBe(0);
+    const n = await h.container();
+    const links = await h.links();
+    const id = await isola("network", "attach", n, "--network", "u", "--container-id", "a b");
+    expect(id.code).toBe(2); // a usage error
+    expect(id.err).toContain('--container-id: "a b" is not a container id (expected letters, digits, "_", "." or "-", starting with a letter or digit)');
+    expect((await isola("network", "attach", n, "--network", "u", "--ifname", "eth0\nlink del lo")).err).toContain('--ifname: "eth0\\nlink del lo" is not an interface name (expected no "/", ":" or whitespace)');
+    expect((await isola("network", "attach", n, "--network", "u", "--ifname", "averyveryverylong0")).err).toContain('--ifname: "averyveryverylong0" is too long');
+    expect((await isola("network", "detach", n, "--network", "u", "--ifname", ".."))).toMatchObject({ code: 2 });
+    expect((await isola("network", "attach", n, "--network", "u", "--mac", "01:00:5e:00:00:01")).err).toContain("--mac: 01:00:5e:00:00:01 is a multicast address");
+    expect(await h.links()).toEqual(links);
+    expect(await h.links(n)).toEqual(["lo"]);
+    expect((await isola("network", "rm", "u")).code).toBe(0);
   });
 });

@@ -30,6 +30,16 @@ describe.skipIf(!usable)("isola plugins as executables", () => {
     const bad = await h.exec(["env", "CNI_COMMAND=ADD", `${ROOT}bin/cni/isola-bridge`]);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.out)).toEqual({ cniVersion: "1.1.0", code: 4, msg: "CNI_CONTAINERID: missing" });
+    // a newline in CNI_IFNAME would be a second command in an `ip -batch` run: refused before anything
+    const links = await h.links();
+    const env = (id: string, ifName: string) => ["env", "CNI_COMMAND=ADD", `CNI_CONTAINERID=${id}`, "CNI_NETNS=/proc/self/ns/net", `CNI_IFNAME=${ifName}`, `${ROOT}bin/cni/isola-bridge`];
+    const inj = await h.exec(env("exe0", "eth0\nlink del lo"));
+    expect(inj.code).toBe(1);
+    expect(JSON.parse(inj.out)).toEqual({ cniVersion: "1.1.0", code: 4, msg: 'CNI_IFNAME: "eth0\\nlink del lo" is not an interface name (expected no "/", ":" or whitespace)' });
+    const id = await h.exec(env("../../etc", "eth0"));
+    expect(JSON.parse(id.out)).toEqual({ cniVersion: "1.1.0", code: 4, msg: 'CNI_CONTAINERID: "../../etc" is not a container id (expected letters, digits, "_", "." or "-", starting with a letter or digit)' });
+    expect(JSON.parse((await h.exec(env("exe0", "."))).out).msg).toBe('CNI_IFNAME: "." is not an interface name (expected a name other than "." and "..")');
+    expect(await h.links()).toEqual(links);
   });
 
   test("ADD, CHECK, DEL by exec: containers reach each other, a published port answers, nothing is left", async () => {

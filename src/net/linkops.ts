@@ -15,9 +15,24 @@ export type LinkOp =
 
 const mtuPart = (mtu: number | undefined) => (mtu ? ` mtu ${mtu}` : "");
 
+/**
+ * Refuses an op whose arguments could change the meaning of an `ip -batch` line: iproute2
+ * splits on whitespace (a newline starts a new command), reads quotes, backslashes and
+ * a leading "#", and an empty argument shifts the others. Callers validate names first;
+ * this is the last line of defence, on the netlink path too.
+ */
+export function checkLinkOp(o: LinkOp): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v !== "string") continue;
+    if (v === "" || /[\s"'\\#\u0085]/.test(v))
+      throw new Error(`${o.op}: ${k} ${JSON.stringify(v)} is not a safe argument (expected no whitespace, quotes, "\\" or "#", and not empty)`);
+  }
+}
+
 /** iproute2 batch lines (`ip -batch -`), one per op. */
 export function renderIp(ops: readonly LinkOp[]): string[] {
   return ops.map((o) => {
+    checkLinkOp(o);
     switch (o.op) {
       case "bridge-add":
         return `link add ${o.name} address ${o.mac}${mtuPart(o.mtu)} type bridge`;

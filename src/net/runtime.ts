@@ -2,6 +2,7 @@
  * The CNI runtime: runs a network's plugin chain for ADD, DEL, CHECK, STATUS, GC and
  * VERSION, keeps libcni's result cache, and runs isola's own plugin types in-process.
  */
+import { checkAttachment } from "./attachment.ts";
 import { cachePath, decodeConfig, encodeConfig, listCache, readCache, removeCache, writeCache, type CacheRecord } from "./cache.ts";
 import { CniError, configError, ErrorCode } from "./errors.ts";
 import { execPlugin, findPlugin } from "./exec.ts";
@@ -12,6 +13,10 @@ import type { Attachment, Command, NetConfList, PluginConf, Result, RuntimeConfi
 import { atLeast, compareVersions } from "./version.ts";
 
 export const DEFAULT_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
+/** How the runtime's API names an attachment's fields in errors. */
+const API_FIELDS = { containerId: "containerId", ifName: "ifName" };
+/** How a plugin call names them (the CNI environment). */
+const ENV_FIELDS = { containerId: "CNI_CONTAINERID", ifName: "CNI_IFNAME" };
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 
 export interface RuntimeOptions {
@@ -48,6 +53,7 @@ export class CniRuntime implements PluginInvoker {
 
   /** PluginInvoker: runs one plugin by type (also used by plugins delegating to IPAM). */
   async invoke(type: string, call: PluginCall): Promise<unknown> {
+    if (call.command === "ADD" || call.command === "DEL" || call.command === "CHECK") checkAttachment(call, ENV_FIELDS);
     const builtin = this.inProcess ? await builtinPlugin(type) : undefined;
     if (builtin) return runInProcess(builtin, call, this);
     const exe = await this.resolve(type);
@@ -93,6 +99,7 @@ export class CniRuntime implements PluginInvoker {
    * chain (DEL in reverse, prevResult = the last result a plugin returned).
    */
   async add(list: NetConfList, att: AttachOptions): Promise<Result> {
+    checkAttachment(att, API_FIELDS);
     await this.checkPluginsExist(list);
     const path = cachePath(this.cacheDir, list.name, att.containerId, att.ifName);
     // A result left by a crashed runtime: tear the old attachment down first.
@@ -156,6 +163,7 @@ export class CniRuntime implements PluginInvoker {
    * cached runtime values (port mappings…) are used when the caller gives none.
    */
   async del(list: NetConfList, att: AttachOptions): Promise<void> {
+    checkAttachment(att, API_FIELDS);
     const path = cachePath(this.cacheDir, list.name, att.containerId, att.ifName);
     const rec = await readCache(path);
     const a: AttachOptions = { ...att };
@@ -168,6 +176,7 @@ export class CniRuntime implements PluginInvoker {
   /** CHECK: each plugin verifies the attachment against the cached result. */
   async check(list: NetConfList, att: AttachOptions): Promise<void> {
     if (!atLeast(list.cniVersion, "0.4.0")) throw new CniError(ErrorCode.incompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, the network has ${list.cniVersion}`);
+    checkAttachment(att, API_FIELDS);
     if (list.disableCheck) return;
     const path = cachePath(this.cacheDir, list.name, att.containerId, att.ifName);
     const rec = await readCache(path);
@@ -184,6 +193,7 @@ export class CniRuntime implements PluginInvoker {
 
   /** The cached result of an attachment, if any. */
   async cachedResult(list: NetConfList, att: Attachment): Promise<Result | undefined> {
+    checkAttachment(att, API_FIELDS);
     return (await readCache(cachePath(this.cacheDir, list.name, att.containerId, att.ifName)))?.result;
   }
 

@@ -108,6 +108,29 @@ test("a crashing plugin's stderr and a hung plugin's timeout become errors", asy
   await log();
 });
 
+test("a bad container id or interface name is refused (CNI error 4, the field named) before any plugin runs", async () => {
+  const l = list(["fake-a"]);
+  const bad = async (p: Promise<unknown>) => (await p.catch((e) => e)) as CniError;
+  const id = await bad(rt.add(l, { containerId: "../../escape", ifName: "eth0", netns: "/x" }));
+  expect(id).toBeInstanceOf(CniError);
+  expect(id.code).toBe(4);
+  expect(id.message).toBe('containerId: "../../escape" is not a container id (expected letters, digits, "_", "." or "-", starting with a letter or digit)');
+  const ifn = await bad(rt.add(l, { containerId: "c6", ifName: "eth0\nlink del lo", netns: "/x" }));
+  expect(ifn.code).toBe(4);
+  expect(ifn.message).toBe('ifName: "eth0\\nlink del lo" is not an interface name (expected no "/", ":" or whitespace)');
+  expect((await bad(rt.del(l, { containerId: "c6", ifName: "toolonginterface0", netns: "/x" }))).message).toBe('ifName: "toolonginterface0" is too long (expected an interface name of 1-15 characters)');
+  expect((await bad(rt.check(l, { containerId: "", ifName: "eth0", netns: "/x" }))).message).toStartWith("containerId: missing");
+  expect((await bad(rt.cachedResult(l, { containerId: "c6", ifName: ".." }))).code).toBe(4);
+  // a direct plugin call (in-process, or as isola-bridge delegates to IPAM) is checked too
+  const call = { command: "ADD" as const, containerId: "c6", netns: "/x", ifName: "a:b", args: "", path: [dir], config: { type: "isola-ipam", cniVersion: "1.1.0" } };
+  const inv = await bad(rt.invoke("isola-ipam", call));
+  expect(inv.code).toBe(4);
+  expect(inv.message).toBe('CNI_IFNAME: "a:b" is not an interface name (expected no "/", ":" or whitespace)');
+  expect((await bad(rt.invoke("fake-a", { ...call, ifName: "eth0", containerId: "a b" }))).message).toStartWith('CNI_CONTAINERID: "a b" is not a container id');
+  expect(await log()).toEqual([]);
+  expect(await readdir(`${dir}/cache/results`).catch(() => [])).toEqual([]);
+});
+
 test("an unknown plugin type is refused before any plugin runs", async () => {
   const err = (await rt.add(list(["fake-a", "nope"]), { containerId: "c5", ifName: "eth0", netns: "/x" }).catch((e) => e)) as Error;
   expect(err.message).toContain('plugins[1].type: unknown plugin type "nope"');

@@ -4,6 +4,7 @@
  * runs per ADD (host side, container side), one `ip` run per DEL.
  */
 import { stat } from "node:fs/promises";
+import { macProblem } from "../attachment.ts";
 import { CniError, configError, ErrorCode } from "../errors.ts";
 import { netHost, type NetHost } from "../host.ts";
 import type { InProcessPlugin, PluginCall, PluginInvoker } from "../plugin.ts";
@@ -102,6 +103,9 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       const conf = bridgeConf(call.config);
       const ipamType = call.config.ipam?.type;
       if (!ipamType) throw configError("ipam", "missing (expected {\"type\": \"isola-ipam\", ...})");
+      const rcMac = call.config.runtimeConfig?.mac;
+      const macBad = rcMac === undefined ? undefined : macProblem(rcMac);
+      if (macBad) throw configError("runtimeConfig.mac", macBad);
       if (!call.netns || !(await netnsExists(call.netns))) throw new CniError(ErrorCode.invalidEnvironment, `CNI_NETNS: ${JSON.stringify(call.netns)} is not a network namespace path`);
       const ipamResult = (await inv.invoke(ipamType, ipamCall(call, "ADD"))) as Result;
       const ips = ipamResult.ips ?? [];
@@ -110,8 +114,7 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       try {
         if (ips.length === 0) throw new CniError(ErrorCode.io, `IPAM plugin ${ipamType} returned no addresses`);
         await ensureBridge(host, conf, ips);
-        const rcMac = call.config.runtimeConfig?.mac;
-        const v = { hostVeth, hostMac: randomMac(), containerMac: typeof rcMac === "string" ? rcMac : randomMac(), ifName: call.ifName, netns: call.netns };
+        const v = { hostVeth, hostMac: randomMac(), containerMac: rcMac ?? randomMac(), ifName: call.ifName, netns: call.netns };
         const stale = (await host.links()).has(hostVeth);
         await host.apply(hostOps(conf, v, stale)).catch((e: Error) => {
           throw new CniError(ErrorCode.io, `isola-bridge: creating ${hostVeth} on ${conf.bridge} with ${call.ifName} in ${call.netns}`, e.message);

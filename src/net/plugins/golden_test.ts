@@ -38,6 +38,15 @@ test("bridge, host and container batches", () => {
   expect(renderIp(containerOps({ ...conf, isDefaultGateway: false }, "eth0", ips.slice(0, 1), []))).toEqual(["link set eth0 up", "address add 10.88.0.5/16 dev eth0"]);
 });
 
+test("an argument that would change an ip -batch line is refused, naming the op and the field", () => {
+  const v = { hostVeth: "isv0123", hostMac: "02:aa:aa:aa:aa:aa", containerMac: "02:bb:bb:bb:bb:bb", ifName: "eth0", netns: "/run/netns/c1" };
+  expect(() => renderIp(hostOps(conf, { ...v, ifName: "eth0\nlink del isola0" }, false))).toThrow('veth-add: peer "eth0\\nlink del isola0" is not a safe argument (expected no whitespace, quotes, "\\" or "#", and not empty)');
+  expect(() => renderIp(hostOps(conf, { ...v, containerMac: "02:bb:bb:bb:bb:bb master x" }, false))).toThrow("veth-add: peerMac");
+  expect(() => renderIp(containerOps(conf, "#eth0", ips, []))).toThrow('link-up: dev "#eth0"');
+  expect(() => renderIp([{ op: "link-del", dev: "" }])).toThrow('link-del: dev "" is not a safe argument');
+  expect(() => renderIp([{ op: "link-rename", dev: "a", name: 'b"c' }])).toThrow("link-rename: name");
+});
+
 test("the nat table and port publishing transaction", () => {
   expect(natBase().join("\n")).toMatchSnapshot();
   const rules = portRules(

@@ -4,6 +4,7 @@
  * environment and stdin, runs the same code isola's runtime runs in-process, and prints
  * the result or the error JSON.
  */
+import { containerIdProblem, ifNameProblem } from "../attachment.ts";
 import { asCniError, CniError, ErrorCode } from "../errors.ts";
 import type { PluginCall } from "../plugin.ts";
 import type { Command, PluginConf } from "../types.ts";
@@ -26,6 +27,12 @@ export function parseCall(env: Record<string, string | undefined>, stdin: string
   for (const k of ["CNI_CONTAINERID", "CNI_IFNAME"] as const)
     if (needsContainer && !env[k]) throw new CniError(ErrorCode.invalidEnvironment, `${k}: missing`);
   if ((command === "ADD" || command === "CHECK") && !env.CNI_NETNS) throw new CniError(ErrorCode.invalidEnvironment, "CNI_NETNS: missing");
+  // as the reference plugins' skel: the values reach file and interface names
+  const problems: [string, (v: string) => string | undefined][] = [["CNI_CONTAINERID", containerIdProblem], ["CNI_IFNAME", ifNameProblem]];
+  for (const [k, problem] of problems) {
+    const p = env[k] ? problem(env[k]) : undefined;
+    if (p) throw new CniError(ErrorCode.invalidEnvironment, `${k}: ${p}`);
+  }
   return {
     command: command as Command,
     containerId: env.CNI_CONTAINERID ?? "",
