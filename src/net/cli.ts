@@ -3,6 +3,7 @@
  * network namespace. Thin: parses arguments and calls the net library.
  */
 import { rm } from "node:fs/promises";
+import { resolve } from "node:path";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "../cli/args.ts";
 import { containerIdProblem, ifNameProblem, macProblem } from "./attachment.ts";
 import { listCache } from "./cache.ts";
@@ -130,7 +131,7 @@ async function needNetwork(ctx: Ctx, f: FlagValues): Promise<Network> {
 
 const SUBS: Record<string, Sub> = {
   create: {
-    usage: "create NAME [--driver bridge|macvlan] [--subnet CIDR]... [--gateway IP]... [--ipv6] [--mtu N] [--nat] [--internal] [--bridge IF] [--parent IF] [--label k=v]... [--plugin JSON]...",
+    usage: "create NAME [--driver bridge|macvlan] [--subnet CIDR]... [--gateway IP]... [--ipv6] [--mtu N] [--nat] [--internal] [--bridge IF] [--parent IF] [--label k=v]... [--policy] [--plugin JSON]...",
     flags: {
       driver: { type: "string", alias: "d" },
       subnet: { type: "strings" },
@@ -143,11 +144,13 @@ const SUBS: Record<string, Sub> = {
       parent: { type: "string" },
       label: { type: "strings" },
       plugin: { type: "strings" },
+      policy: { type: "bool" },
       json: { type: "bool" },
     },
     args: [1, 1],
     async run([name], f, ctx) {
-      const opts: NetworkOptions = { name: name!, ipamDir: `${ctx.root}/ipam` };
+      const opts: NetworkOptions = { name: name!, ipamDir: `${ctx.root}/ipam`, policyDir: resolve(ctx.root, "policy") };
+      if (f.policy === true) opts.policy = true;
       const d = str(f.driver);
       if (d) opts.driver = d as Driver;
       if (strs(f.subnet).length) opts.subnets = strs(f.subnet);

@@ -26,6 +26,10 @@ export interface NetworkOptions {
   /** more chained plugins (e.g. a policy plugin; they get `labels` if they declare the capability) */
   plugins?: Record<string, unknown>[];
   ipamDir?: string;
+  /** enforce network policies: isola-policy in the chain, keeping its containers in `policyDir` */
+  policy?: boolean;
+  /** the policy store of the isola that creates the network (`<root>/policy`): dataDir of isola-policy */
+  policyDir?: string;
 }
 
 /** What isola keeps about a network beside its plugin chain (key "isola" in the conflist). */
@@ -132,9 +136,16 @@ export function planNetwork(o: NetworkOptions, existing: readonly ExistingNetwor
     if (o.mtu) p.mtu = o.mtu;
     plugins.push(p);
   }
+  if (o.policy) {
+    if (driver !== "bridge") throw configError("--policy", `the ${driver} driver cannot enforce policies (traffic between its containers never passes the host's netfilter); use --driver bridge`);
+    if (!o.policyDir) throw configError("--policy", "no policy store directory to give isola-policy");
+    plugins.push({ type: "isola-policy", capabilities: { labels: true }, dataDir: o.policyDir });
+  }
   (o.plugins ?? []).forEach((p, i) => {
     if (typeof p !== "object" || p === null || typeof p.type !== "string") throw configError(`--plugin[${i}]`, "expected a JSON plugin configuration with a \"type\"");
-    plugins.push(p);
+    if (p.type === "isola-policy" && o.policy) throw configError(`--plugin[${i}]`, "isola-policy is in the chain already (--policy)");
+    // without a dataDir the plugin would keep its containers where `isola policy` does not look
+    plugins.push(p.type === "isola-policy" && p.dataDir === undefined && o.policyDir ? { ...p, dataDir: o.policyDir } : p);
   });
   const meta: NetworkMeta = { driver, subnets: subnets.map(formatPrefix), gateways, internal, nat, labels: o.labels ?? {}, created: now };
   return { cniVersion: "1.1.0", name: o.name, plugins, isola: meta };

@@ -4,15 +4,16 @@
  * parses arguments and calls the policy engine.
  */
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { UsageError, type FlagValues } from "../../cli/args.ts";
 import { parseInterspersed } from "../cli.ts";
 import { runGroup, type Subcommand } from "../subcommands.ts";
 import { configError } from "../errors.ts";
-import { NetworkStore } from "../networks.ts";
+import { NetworkStore, type Network } from "../networks.ts";
 import { PolicyEngine } from "./engine.ts";
 import { describeVerdict } from "./evaluate.ts";
 import { parsePolicy, policyDocument, type Policy, type Protocol } from "./model.ts";
-import { FilePolicyStore } from "./store.ts";
+import { DEFAULT_POLICY_DIR, FilePolicyStore } from "./store.ts";
 
 export interface PolicyGlobals {
   root: string;
@@ -73,6 +74,21 @@ async function networksWithPolicies(ctx: Ctx, f: FlagValues): Promise<string[]> 
   const n = str(f.network);
   if (n) return [n];
   return [...new Set((await ctx.engine.store.policies()).map((p) => p.network))].sort();
+}
+
+/**
+ * Why policies of network `name` would not be enforced by this isola (undefined: they
+ * would): the network must exist and its chain must register containers, through the
+ * isola-policy plugin, in the store `isola policy` uses (`storeDir`).
+ */
+export function enforcementProblem(net: Network | undefined, name: string, storeDir: string): string | undefined {
+  if (!net) return `no network named "${name}" (see isola network ls)`;
+  const plugin = net.list.plugins.find((p) => p.type === "isola-policy");
+  if (!plugin) return `network "${name}" does not enforce policies: its plugin chain has no isola-policy plugin (recreate it with isola network create ${name} --policy)`;
+  const dataDir = typeof plugin.dataDir === "string" ? resolve(plugin.dataDir) : DEFAULT_POLICY_DIR;
+  if (dataDir !== storeDir)
+    return `network "${name}" registers its containers in ${dataDir} (isola-policy dataDir), but this isola keeps policies in ${storeDir}: use the --root the network was created with, or recreate it with isola network create ${name} --policy`;
+  return undefined;
 }
 
 function table(rows: string[][]): string[] {
@@ -203,9 +219,10 @@ export async function main(argv: string[], g: PolicyGlobals): Promise<number> {
       parse: parseInterspersed,
       context: () => {
         const networks = new NetworkStore(`${g.root}/networks`);
+        const dir = resolve(g.root, "policy");
         return {
           networks,
-          engine: new PolicyEngine({ store: new FilePolicyStore(`${g.root}/policy`), networkExists: async (n) => !!(await networks.get(n)) }),
+          engine: new PolicyEngine({ store: new FilePolicyStore(dir), networkProblem: async (n) => enforcementProblem(await networks.get(n), n, dir) }),
           out: (s) => process.stdout.write(s + "\n"),
         };
       },

@@ -17,8 +17,8 @@ import type { PolicyStore } from "./store.ts";
 export interface EngineOptions {
   store: PolicyStore;
   host?: NetHost;
-  /** refuses policies for networks that do not exist (undefined: any network) */
-  networkExists?: (name: string) => Promise<boolean>;
+  /** why policies for the network cannot be enforced, e.g. it does not exist (undefined: it can; no function: any network) */
+  networkProblem?: (name: string) => Promise<string | undefined>;
 }
 
 export interface PolicyStats {
@@ -30,12 +30,12 @@ export interface PolicyStats {
 export class PolicyEngine {
   readonly store: PolicyStore;
   private readonly host: NetHost;
-  private readonly networkExists: ((name: string) => Promise<boolean>) | undefined;
+  private readonly networkProblem: ((name: string) => Promise<string | undefined>) | undefined;
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
     this.host = opts.host ?? netHost();
-    this.networkExists = opts.networkExists;
+    this.networkProblem = opts.networkProblem;
   }
 
   private async transaction(script: string, what: string): Promise<void> {
@@ -80,7 +80,8 @@ export class PolicyEngine {
     const byNet = new Map<string, Policy[]>();
     for (const [i, p] of policies.entries()) {
       const field = policies.length > 1 ? `[${i}].metadata` : "metadata";
-      if (this.networkExists && !(await this.networkExists(p.network))) throw configError(`${field}.network`, `no network named "${p.network}" (see isola network ls)`);
+      const problem = await this.networkProblem?.(p.network);
+      if (problem) throw configError(`${field}.network`, problem);
       const old = await this.store.getPolicy(p.name);
       if (old && opts.create) throw configError(`${field}.name`, `policy "${p.name}" already exists (use isola policy apply to replace it)`);
       if (old && old.network !== p.network) throw configError(`${field}.network`, `policy "${p.name}" belongs to network "${old.network}" (remove it first to move it)`);

@@ -141,7 +141,7 @@ const F = false;
 
 describe.skipIf(!root)("network policies on real flows", () => {
   test("probe matrix before and after policy changes, churn and an engine rebuild", async () => {
-    await ok("network", "create", "lab", "--subnet", "10.66.0.0/24", "--bridge", "islab0", "--plugin", JSON.stringify({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${state}/policy` }));
+    await ok("network", "create", "lab", "--subnet", "10.66.0.0/24", "--bridge", "islab0", "--policy");
     await start("web", { app: "web" });
     await start("client", { role: "client" });
     await start("dns", { app: "dns" });

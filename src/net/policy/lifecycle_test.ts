@@ -1,0 +1,105 @@
+// Policies through a network's life, through the `isola` CLI inside a test host: a network
+// made to enforce them (--policy), the refusal for networks that would not, and real probes
+// between containers. Nothing touches the machine's own namespace.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFile } from "node:fs/promises";
+import { TestHost, type RunResult } from "../testing/testhost.ts";
+
+const root = process.getuid?.() === 0;
+const REPO = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
+const BUN = `${REPO}/node_modules/.bin/bun`;
+const PROBE = `${REPO}/src/net/policy/testing/probe.ts`;
+
+let h: TestHost;
+let state: string;
+
+beforeAll(async () => {
+  if (root) {
+    h = await TestHost.create();
+    state = `${h.tmp}/root`;
+  }
+});
+afterAll(async () => {
+  await h?.destroy();
+});
+
+function isola(...args: string[]): Promise<RunResult> {
+  return h.exec([BUN, `${REPO}/src/cli/isola.ts`, "--root", state, ...args]);
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await isola(...args);
+  if (r.code !== 0) throw new Error(`isola ${args.join(" ")}: exit ${r.code}: ${r.err}`);
+  return r.out;
+}
+
+let files = 0;
+async function policyFile(text: string): Promise<string> {
+  const p = `${h.tmp}/policy-${files++}.yaml`;
+  await writeFile(p, text);
+  return p;
+}
+
+const denyIngress = (network: string, app: string) => `metadata: {name: deny-${app}, network: ${network}}\nspec:\n  podSelector: {matchLabels: {app: ${app}}}\n  ingress: []\n`;
+
+/** A container attached to `network` with label app=NAME, serving the probe ports; returns its address. */
+async function container(network: string, app: string): Promise<{ netns: string; ip: string }> {
+  const netns = await h.container();
+  const out = await ok("network", "attach", netns, "--network", network, "--container-id", app, "--label", `app=${app}`, "--json");
+  const ip = (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split("/")[0]!;
+  await h.backgroundReady([BUN, PROBE, "serve"], netns);
+  return { netns, ip };
+}
+
+async function probe(from: { netns: string }, to: { ip: string }): Promise<{ tcp: boolean; udp: boolean }> {
+  const r = await h.exec([BUN, PROBE, "probe", to.ip], from.netns);
+  return (JSON.parse(r.out) as Record<string, { tcp: boolean; udp: boolean }>)[to.ip]!;
+}
+
+const ruleset = async () => (await h.exec(["nft", "list", "ruleset"])).out;
+
+describe.skipIf(!root)("a network's policies through its life", () => {
+  test("--policy puts isola-policy in the chain with the CLI's store; a network without it is refused", async () => {
+    // a network whose chain has no isola-policy: a policy for it would do nothing, so it is refused
+    await ok("network", "create", "plain", "--subnet", "10.68.1.0/24", "--bridge", "isplain0");
+    // one whose plugin keeps its containers in another store than this isola's: refused too
+    await ok("network", "create", "elsewhere", "--subnet", "10.68.2.0/24", "--bridge", "iselse0", "--plugin", JSON.stringify({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${h.tmp}/other` }));
+    const before = await ruleset();
+    const plain = await isola("policy", "apply", await policyFile(denyIngress("plain", "b")));
+    expect(plain.code).toBe(1);
+    expect(plain.err).toContain('metadata.network: network "plain" does not enforce policies: its plugin chain has no isola-policy plugin (recreate it with isola network create plain --policy)');
+    const elsewhere = await isola("policy", "create", await policyFile(denyIngress("elsewhere", "b")));
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toContain(`metadata.network: network "elsewhere" registers its containers in ${h.tmp}/other (isola-policy dataDir), but this isola keeps policies in ${state}/policy`);
+    expect(await ruleset()).toBe(before);
+    expect((await ok("policy", "ls", "-q")).trim()).toBe("");
+
+    // macvlan traffic between containers never passes the host's netfilter
+    const mac = await isola("network", "create", "mac", "--driver", "macvlan", "--parent", "dummy0", "--policy");
+    expect(mac.err).toContain("--policy: the macvlan driver cannot enforce policies");
+    // a hand-written isola-policy without dataDir gets this isola's store
+    await ok("network", "create", "handmade", "--subnet", "10.68.3.0/24", "--bridge", "ishand0", "--plugin", JSON.stringify({ type: "isola-policy", capabilities: { labels: true } }));
+    expect(JSON.parse(await ok("network", "inspect", "handmade")).plugins[2]).toEqual({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${state}/policy` });
+
+    await ok("network", "create", "lab", "--policy", "--subnet", "10.68.0.0/24", "--bridge", "islife0");
+    const plugins = JSON.parse(await ok("network", "inspect", "lab")).plugins as Record<string, unknown>[];
+    expect(plugins.map((p) => p.type)).toEqual(["isola-bridge", "isola-portmap", "isola-policy"]);
+    expect(plugins[2]).toEqual({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${state}/policy` });
+    const dup = await isola("network", "create", "twice", "--policy", "--plugin", JSON.stringify({ type: "isola-policy" }));
+    expect(dup.err).toContain("--plugin[0]: isola-policy is in the chain already (--policy)");
+
+    const a = await container("lab", "a");
+    const b = await container("lab", "b");
+    expect(await probe(a, b)).toEqual({ tcp: true, udp: true });
+    await ok("policy", "apply", await policyFile(denyIngress("lab", "b")));
+    expect(await probe(a, b)).toEqual({ tcp: false, udp: false });
+    expect(await probe(b, a)).toEqual({ tcp: true, udp: true });
+    expect((await ok("policy", "check")).trim()).toBe("ok");
+
+    await ok("policy", "rm", "deny-b");
+    expect(await probe(a, b)).toEqual({ tcp: true, udp: true });
+    await ok("network", "detach", a.netns, "--network", "lab", "--container-id", "a");
+    await ok("network", "detach", b.netns, "--network", "lab", "--container-id", "b");
+    await ok("network", "rm", "lab", "plain", "elsewhere", "handmade");
+  }, 120_000);
+});
