@@ -1,12 +1,22 @@
 // Regenerates src/seccomp/syscalls_*.ts from the kernel uapi headers that Debian's
-// linux-libc-dev installs under /usr/include, plus src/seccomp/syscall_supplement.ts. Run: node_modules/.bin/bun scripts/gen-syscalls.ts
+// linux-libc-dev installs under /usr/include (and linux-libc-dev-armhf-cross under
+// /usr/arm-linux-gnueabihf/include), plus src/seccomp/syscall_supplement.ts.
+// Run: node_modules/.bin/bun scripts/gen-syscalls.ts
 import { readFileSync, writeFileSync } from "node:fs";
-import { parseSyscallHeader, renderSyscallTable, TABLE_SPECS, withSupplement } from "../src/seccomp/syscall_header.ts";
+import { buildTable, headerPath, renderSyscallTable, TABLE_SPECS } from "../src/seccomp/syscall_header.ts";
 
-const include = process.env.ISOLA_INCLUDE_DIR ?? "/usr/include";
+const read = (p: string): string | undefined => {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return undefined;
+  }
+};
 for (const spec of TABLE_SPECS) {
-  const table = withSupplement(spec, parseSyscallHeader(readFileSync(`${include}/${spec.header}`, "utf8"), spec.predefined));
+  // ISOLA_INCLUDE_DIR stands in for /usr/include (the tables that read from there).
+  const root = spec.root === undefined ? process.env.ISOLA_INCLUDE_DIR : undefined;
+  const table = buildTable(spec, read, root);
   const out = new URL(`../src/seccomp/${spec.file}`, import.meta.url);
   writeFileSync(out, renderSyscallTable(spec, table));
-  console.log(`${spec.file}: ${table.size} syscalls from ${spec.header}`);
+  console.log(`${spec.file}: ${table.size} syscalls from ${headerPath(spec, root)}`);
 }

@@ -4,6 +4,7 @@
  * table. Pure.
  */
 import { SYSCALLS_AARCH64 } from "./syscalls_aarch64.ts";
+import { SYSCALLS_ARM } from "./syscalls_arm.ts";
 import { SYSCALLS_X32 } from "./syscalls_x32.ts";
 import { SYSCALLS_X86 } from "./syscalls_x86.ts";
 import { SYSCALLS_X86_64 } from "./syscalls_x86_64.ts";
@@ -30,6 +31,7 @@ export const ARCHES: Readonly<Record<string, ArchInfo>> = {
   SCMP_ARCH_X32: { name: "SCMP_ARCH_X32", audit: AUDIT_ARCH_X86_64, bits: 32, syscalls: SYSCALLS_X32, nrRange: [X32_SYSCALL_BIT, 2 ** 32] },
   SCMP_ARCH_X86: { name: "SCMP_ARCH_X86", audit: AUDIT_ARCH_I386, bits: 32, syscalls: SYSCALLS_X86, nrRange: [0, 2 ** 32] },
   SCMP_ARCH_AARCH64: { name: "SCMP_ARCH_AARCH64", audit: AUDIT_ARCH_AARCH64, bits: 64, syscalls: SYSCALLS_AARCH64, nrRange: [0, 2 ** 32] },
+  SCMP_ARCH_ARM: { name: "SCMP_ARCH_ARM", audit: AUDIT_ARCH_ARM, bits: 32, syscalls: SYSCALLS_ARM, nrRange: [0, 2 ** 32] },
 };
 
 /** Every architecture name the OCI runtime spec lists (accepted in profiles). */
@@ -51,6 +53,7 @@ export const ARCH_FAMILY: Readonly<Record<string, readonly string[]>> = {
   SCMP_ARCH_X32: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
   SCMP_ARCH_X86: ["SCMP_ARCH_X86"],
   SCMP_ARCH_AARCH64: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+  SCMP_ARCH_ARM: ["SCMP_ARCH_ARM"],
 };
 
 /** Maps Node/Go/uname spellings of the host arch to SCMP_ARCH_* names. */
@@ -58,7 +61,7 @@ export function nativeArchName(arch: string): string | undefined {
   const aliases: Record<string, string> = {
     x64: "SCMP_ARCH_X86_64", amd64: "SCMP_ARCH_X86_64", x86_64: "SCMP_ARCH_X86_64",
     ia32: "SCMP_ARCH_X86", x86: "SCMP_ARCH_X86", i386: "SCMP_ARCH_X86", i686: "SCMP_ARCH_X86", "386": "SCMP_ARCH_X86",
-    arm64: "SCMP_ARCH_AARCH64", aarch64: "SCMP_ARCH_AARCH64", x32: "SCMP_ARCH_X32",
+    arm64: "SCMP_ARCH_AARCH64", aarch64: "SCMP_ARCH_AARCH64", x32: "SCMP_ARCH_X32", arm: "SCMP_ARCH_ARM",
   };
   if (arch in ARCHES) return arch;
   return aliases[arch];

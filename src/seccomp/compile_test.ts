@@ -1,11 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
-import { AUDIT_ARCH_I386, AUDIT_ARCH_X86_64 } from "./arch.ts";
+import { ARCH_FAMILY, ARCHES, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64 } from "./arch.ts";
 import { OP_AND_K, OP_JA, OP_JEQ, OP_JGE, OP_JGT, OP_JSET, OP_LD_ABS, OP_RET_K } from "./bpf.ts";
 import { compileSeccomp, compileToInsns, validateSeccomp } from "./compile.ts";
 import { runBpf } from "./interp.ts";
 import { DOCKER_DEFAULT_CAPS, resolveMobyProfile } from "./moby.ts";
 import { SeccompConfigError } from "./profile.ts";
+import { SYSCALLS_AARCH64 } from "./syscalls_aarch64.ts";
+import { SYSCALLS_ARM } from "./syscalls_arm.ts";
 import { SYSCALLS_X32 } from "./syscalls_x32.ts";
 import { SYSCALLS_X86 } from "./syscalls_x86.ts";
 import { SYSCALLS_X86_64 } from "./syscalls_x86_64.ts";
@@ -45,13 +47,12 @@ describe("validation names the field", () => {
     ["relative listener", { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "l.sock", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] }, /listenerPath: expected an absolute path/],
     ["wait-killable without notify", { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"] }, /flags\[0\]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY/],
     ["conflicting identical conditions", { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 1, op: "SCMP_CMP_EQ" }] }, { names: ["read"], action: "SCMP_ACT_LOG", args: [{ index: 0, value: 1, op: "SCMP_CMP_EQ" }] }] }, /syscalls\[1\]: "read" has the same argument checks as syscalls\[0\]/],
-    ["arch without table on this host", { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_ARM"] }, /architectures\[0\]: SCMP_ARCH_ARM can run on this host but isola has no syscall table/],
   ];
   for (const [what, profile, re] of cases) {
     test(what, () => {
-      const errors = validateSeccomp(profile, what.includes("this host") ? { nativeArch: "arm64" } : {});
+      const errors = validateSeccomp(profile);
       expect(errors.some((e) => re.test(e))).toBe(true);
-      expect(() => compileSeccomp(profile, what.includes("this host") ? { nativeArch: "arm64" } : {})).toThrow(SeccompConfigError);
+      expect(() => compileSeccomp(profile)).toThrow(SeccompConfigError);
     });
   }
 
@@ -153,6 +154,29 @@ describe("architectures", () => {
     // x32 alone: native x86_64 numbers are a bad arch
     const onlyX32 = compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X32"] }, { nativeArch: "x32" });
     expect(runBpf(onlyX32.program, { nr: 1, arch: X64 }).ret).toBe(KILL_PROCESS);
+  });
+
+  test("arm64 host: Docker's default profile lists SCMP_ARCH_ARM, and 32-bit ARM calls are filtered by their EABI numbers", () => {
+    const profile = resolveMobyProfile(JSON.parse(readFileSync(new URL("./testdata/moby-default.json", import.meta.url), "utf8")), { goArch: "arm64", caps: DOCKER_DEFAULT_CAPS, kernel: "6.1" });
+    expect(profile.architectures).toEqual(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]);
+    const c = compileSeccomp(profile, { nativeArch: "arm64" });
+    expect(c.architectures).toEqual(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]);
+    const arm = (name: string, args: bigint[] = []) => runBpf(c.program, { nr: SYSCALLS_ARM[name] as number, arch: AUDIT_ARCH_ARM, args }).ret;
+    const a64 = (name: string) => runBpf(c.program, { nr: SYSCALLS_AARCH64[name] as number, arch: AUDIT_ARCH_AARCH64 }).ret;
+    expect(arm("getppid")).toBe(ALLOW);
+    expect(arm("cacheflush")).toBe(ALLOW); // 0xf0002, an ARM private call Docker allows
+    expect(arm("set_tls")).toBe(ALLOW);
+    expect(arm("arm_fadvise64_64")).toBe(ALLOW);
+    expect(arm("mount")).toBe(EPERM);
+    expect(arm("personality", [8n])).toBe(ALLOW);
+    expect(arm("personality", [0x40000n])).toBe(EPERM);
+    expect(a64("openat")).toBe(ALLOW);
+    expect(a64("mount")).toBe(EPERM);
+    expect(runBpf(c.program, { nr: 0, arch: X64 }).ret).toBe(KILL_PROCESS);
+  });
+
+  test("every arch a host family can run has a table (else such a profile would be refused)", () => {
+    for (const [host, family] of Object.entries(ARCH_FAMILY)) for (const a of family) expect(`${host}: ${a} ${a in ARCHES}`).toBe(`${host}: ${a} true`);
   });
 
   test("aarch64 host: its own table", () => {

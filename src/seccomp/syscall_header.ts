@@ -15,10 +15,16 @@ export interface SyscallTableSpec {
   constName: string;
   /** generated module, relative to src/seccomp/ */
   file: string;
-  /** header path relative to /usr/include (Debian's linux-libc-dev) */
+  /** header path relative to `root` */
   header: string;
+  /** include directory (default /usr/include, Debian's linux-libc-dev; cross headers live elsewhere) */
+  root?: string;
   /** macros the kernel's arch headers define before including the header */
   predefined: Record<string, number>;
+  /** `#include`s to read in (relative to `root`); others are skipped */
+  follow?: readonly string[];
+  /** prefix of an arch's private calls besides `__NR_` (ARM's `__ARM_NR_cacheflush` …) */
+  privatePrefix?: string;
   /** added to a supplemented call's number in this table (x32's bit 30) */
   supplementOffset?: number;
 }
@@ -46,19 +52,55 @@ export const TABLE_SPECS: readonly SyscallTableSpec[] = [
       __ARCH_WANT_MEMFD_SECRET: 1,
     },
   },
+  // ARM EABI (what an arm64 host runs as its 32-bit compat ABI): Debian's
+  // linux-libc-dev-armhf-cross. seccomp sees the private calls (cacheflush, set_tls …) at
+  // 0xf0000 + n, as libseccomp names them.
+  {
+    arch: "SCMP_ARCH_ARM",
+    constName: "SYSCALLS_ARM",
+    file: "syscalls_arm.ts",
+    header: "asm/unistd.h",
+    root: "/usr/arm-linux-gnueabihf/include",
+    predefined: { __ARM_EABI__: 1 },
+    follow: ["asm/unistd-eabi.h"],
+    privatePrefix: "__ARM_NR_",
+  },
 ];
 
-/** Macros named __NR_* that are bookkeeping, not syscalls. */
-const NOT_SYSCALLS = new Set(["syscalls", "arch_specific_syscall"]);
+/** Where a table's header is. */
+export const headerPath = (spec: SyscallTableSpec, root = spec.root ?? "/usr/include"): string => `${root}/${spec.header}`;
 
-/** Returns syscall name → number for every `__NR_<name>` the header defines under `predefined`. */
-export function parseSyscallHeader(text: string, predefined: Record<string, number>): Map<string, number> {
+/** Macros named __NR_* (or an arch's private prefix) that are bookkeeping, not syscalls. */
+const NOT_SYSCALLS = new Set(["syscalls", "arch_specific_syscall", "SYSCALL_BASE", "OABI_SYSCALL_BASE", "SYSCALL_MASK", "BASE"]);
+
+export interface ParseOptions {
+  /** the text of an `#include <name>` to read in, or undefined to skip it */
+  include?: (name: string) => string | undefined;
+  /** also collect `<privatePrefix><name>` macros */
+  privatePrefix?: string;
+}
+
+/** Replaces each `#include <name>` the resolver knows with that file's text (which keeps the surrounding #if). */
+function inlineIncludes(text: string, include: ParseOptions["include"], depth = 0): string {
+  if (!include) return text;
+  if (depth > 8) throw new Error("#include nested too deep");
+  return text.replace(/^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"].*$/gm, (line, name: string) => {
+    const body = include(name);
+    return body === undefined ? line : inlineIncludes(body, include, depth + 1);
+  });
+}
+
+/**
+ * Returns syscall name → number for every `__NR_<name>` the header defines under
+ * `predefined`, after reading in the includes `opts.include` resolves.
+ */
+export function parseSyscallHeader(text: string, predefined: Record<string, number>, opts: ParseOptions = {}): Map<string, number> {
   const macros = new Map<string, string>();
   for (const [k, v] of Object.entries(predefined)) macros.set(k, String(v));
   // Stack of [this branch active, some branch of this #if already taken].
   const stack: Array<{ active: boolean; taken: boolean; parentActive: boolean }> = [];
   const active = () => stack.every((s) => s.active);
-  const lines = text.replace(/\\\n/g, " ").replace(/\/\*[\s\S]*?\*\//g, " ").split("\n");
+  const lines = inlineIncludes(text, opts.include).replace(/\\\n/g, " ").replace(/\/\*[\s\S]*?\*\//g, " ").split("\n");
   for (const raw of lines) {
     const line = raw.trim();
     const m = /^#\s*(\w+)\s*(.*)$/.exec(line);
@@ -112,13 +154,28 @@ export function parseSyscallHeader(text: string, predefined: Record<string, numb
   }
   if (stack.length) throw new Error("unterminated #if");
   const out = new Map<string, number>();
+  const prefixes = ["__NR_", ...(opts.privatePrefix ? [opts.privatePrefix] : [])];
   for (const name of macros.keys()) {
-    if (!name.startsWith("__NR_")) continue;
-    const sys = name.slice(5);
+    const prefix = prefixes.find((p) => name.startsWith(p));
+    if (!prefix) continue;
+    const sys = name.slice(prefix.length);
     if (NOT_SYSCALLS.has(sys)) continue;
     out.set(sys, evaluate(name, macros));
   }
   return out;
+}
+
+/**
+ * One table as the generator writes it: the spec's header (and the includes it follows,
+ * read through `read`, which returns undefined for a missing file) plus the supplement.
+ * `root` overrides the spec's include directory.
+ */
+export function buildTable(spec: SyscallTableSpec, read: (path: string) => string | undefined, root?: string): Map<string, number> {
+  const dir = root ?? spec.root ?? "/usr/include";
+  const text = read(headerPath(spec, dir));
+  if (text === undefined) throw new Error(`${headerPath(spec, dir)} is missing`);
+  const include = (name: string) => (spec.follow?.includes(name) ? read(`${dir}/${name}`) : undefined);
+  return withSupplement(spec, parseSyscallHeader(text, spec.predefined, { include, ...(spec.privatePrefix ? { privatePrefix: spec.privatePrefix } : {}) }));
 }
 
 /**
@@ -145,7 +202,7 @@ export function renderSyscallTable(spec: SyscallTableSpec, table: Map<string, nu
   const rows = [...table].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
   const body = rows.map(([n, v]) => `  ${/^[A-Za-z_$][\w$]*$/.test(n) ? n : JSON.stringify(n)}: ${v < 0x10000 ? v : "0x" + v.toString(16)},`).join("\n");
   return (
-    `// Generated by scripts/gen-syscalls.ts from /usr/include/${spec.header} and syscall_supplement.ts. Do not edit.\n` +
+    `// Generated by scripts/gen-syscalls.ts from ${headerPath(spec)} and syscall_supplement.ts. Do not edit.\n` +
     `/** ${spec.arch}: syscall name → number as seen in seccomp_data.nr. */\n` +
     `export const ${spec.constName}: Readonly<Record<string, number>> = {\n${body}\n};\n`
   );

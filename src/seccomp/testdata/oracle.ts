@@ -12,7 +12,7 @@ const OP_NUM: Record<string, number> = {
   SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
 };
 const ARCH_NAME: Record<string, string> = {
-  SCMP_ARCH_X86_64: "x86_64", SCMP_ARCH_X86: "x86", SCMP_ARCH_X32: "x32", SCMP_ARCH_AARCH64: "aarch64",
+  SCMP_ARCH_X86_64: "x86_64", SCMP_ARCH_X86: "x86", SCMP_ARCH_X32: "x32", SCMP_ARCH_AARCH64: "aarch64", SCMP_ARCH_ARM: "arm",
 };
 
 /** Makes sure gcc and libseccomp's headers are here (installs them as setup would); returns why not, or undefined. */
@@ -30,6 +30,18 @@ export function buildExporter(dir = mkdtempSync(join(tmpdir(), "isola-seccomp-")
   const exe = join(dir, "libseccomp_export");
   execFileSync("gcc", ["-O2", "-o", exe, new URL("./libseccomp_export.c", import.meta.url).pathname, "-lseccomp"]);
   return exe;
+}
+
+/**
+ * The numbers libseccomp gives `names` on `arch` (SCMP_ARCH_*), through
+ * testdata/libseccomp_resolve.c built into `dir`; negative where it knows none.
+ */
+export function libseccompNumbers(dir: string, arch: string, names: readonly string[]): number[] {
+  const exe = join(dir, "libseccomp_resolve");
+  if (!existsSync(exe)) execFileSync("gcc", ["-O2", "-o", exe, new URL("./libseccomp_resolve.c", import.meta.url).pathname, "-lseccomp"]);
+  const r = spawnSync(exe, [], { input: names.map((n) => `${ARCH_NAME[arch]} ${n}\n`).join(""), encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`libseccomp_resolve failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim().split("\n").map(Number);
 }
 
 /** The exporter's input for an OCI profile, converted as runc converts it. */

@@ -21,8 +21,8 @@ const ACTIONS: Array<[string, number?]> = [
 // x86 multiplexes these through socketcall/ipc; we carry over only unconditional rules
 // (docs/seccomp.md), so generated profiles leave them out.
 const MUX = new Set([...Object.keys(X86_SOCKETCALL), ...Object.keys(X86_IPC), "socketcall", "ipc"]);
-// Debian 12's libseccomp (2.5.4) predates the calls the tables' supplement adds: it would
-// drop them as unknown, so generated profiles leave them out too.
+// Debian 12's libseccomp (2.5.4) does not know most of the calls the tables' supplement
+// adds: it would drop them as unknown, so generated profiles leave them out.
 const NEWER_THAN_LIBSECCOMP = new Set(SYSCALL_SUPPLEMENT.map((s) => s.name));
 
 /** A random but valid profile: each name keeps one action, so no two rules conflict. */
