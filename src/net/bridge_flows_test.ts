@@ -2,6 +2,7 @@
 // play hosts). Nothing here touches the machine's own network namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { hostVethName } from "./plugins/bridge_plan.ts";
 import type { Result } from "./types.ts";
 import { AgentError, isolaConflist, TestHost } from "./testing/testhost.ts";
 
@@ -161,8 +162,18 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     await h.cni("add", conf, { containerId: "cached", ifName: "eth0", netns: c2 });
     await h.cni("add", conf, { containerId: "lost", ifName: "eth0", netns: c3 });
     await rm(`${h.cacheDir}/results/gc-lost-eth0`); // as if the runtime lost track of it
-    expect((await ipamFiles("gc")).length).toBe(3);
+    // a DEL that crashed after renaming its pair (isz…) and before the background delete ran
+    const c4 = await h.container();
+    await h.cni("add", conf, { containerId: "crashed", ifName: "eth0", netns: c4 });
+    const isv = hostVethName("crashed", "eth0");
+    expect((await h.exec(["ip", "link", "set", isv, "down"])).code).toBe(0);
+    expect((await h.exec(["ip", "link", "set", isv, "name", "isz0123456789ab"])).code).toBe(0);
+    // and one whose bridge was removed since (no master any more)
+    expect((await h.exec(["ip", "link", "add", "isz00000000000a", "type", "veth", "peer", "name", "isz00000000000b"])).code).toBe(0);
+    expect((await ipamFiles("gc")).length).toBe(4);
     await h.cni("gc", conf, undefined, { valid: [{ containerId: "keep", ifName: "eth0" }] });
+    expect((await h.links()).filter((l) => l.startsWith("isz"))).toEqual([]);
+    expect(await h.links(c4)).toEqual(["lo"]);
     expect((await ipamFiles("gc")).length).toBe(1);
     expect(await h.links(c2)).toEqual(["lo"]);
     expect(await h.links(c3)).toEqual(["lo"]);

@@ -49,6 +49,13 @@ function randomMac(): string {
   return macFrom(crypto.getRandomValues(new Uint8Array(5)));
 }
 
+/** A pair DEL has taken out of service: renamed to isz + 12 hex digits, deleted in the background. */
+const TRASH_RE = /^isz[0-9a-f]{12}$/;
+
+function trashName(): string {
+  return `isz${Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 // Concurrent ADDs in this process create the bridge once.
 const ensuring = new Map<string, Promise<void>>();
 
@@ -161,8 +168,7 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       if ((await host.links()).has(hostVeth) || (await present())) {
         // Down and renamed now (the pair stops carrying traffic and the name is free for a
         // new ADD); the kernel's unregister of the pair completes in the background.
-        const rnd = () => Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
-        const trash = `isz${rnd()}`;
+        const trash = trashName();
         try {
           await host.apply([{ op: "link-down", dev: hostVeth }, { op: "link-rename", dev: hostVeth, name: trash }]);
         } catch (e) {
@@ -172,7 +178,7 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
         // The container's end keeps its name until the kernel is done: free it now, so
         // the same namespace can be attached again at once.
         if (call.netns && (await netnsExists(call.netns)))
-          await host.apply([{ op: "link-down", dev: call.ifName }, { op: "link-rename", dev: call.ifName, name: `isz${rnd()}` }], { netns: call.netns }).catch(() => undefined);
+          await host.apply([{ op: "link-down", dev: call.ifName }, { op: "link-rename", dev: call.ifName, name: trashName() }], { netns: call.netns }).catch(() => undefined);
         host.deleteLinkLater(trash);
       }
     },
@@ -194,7 +200,11 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       }
     },
 
-    /** GC (CNI 1.1): IPAM releases what is not valid; veths on our bridge that belong to no valid attachment go. */
+    /**
+     * GC (CNI 1.1): IPAM releases what is not valid; veths on our bridge that belong to no
+     * valid attachment go, and so do pairs a DEL renamed (isz…) but never deleted (a crash
+     * before the background delete), on any bridge or none.
+     */
     async gc(call: PluginCall, inv: PluginInvoker): Promise<void> {
       const host = hostOf();
       const conf = bridgeConf(call.config);
@@ -202,7 +212,11 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       if (ipamType) await inv.invoke(ipamType, call);
       const valid = (call.config["cni.dev/valid-attachments"] ?? []) as { containerID: string; ifname: string }[];
       const keep = new Set(valid.map((v) => hostVethName(v.containerID, v.ifname)));
-      if (!(await host.links()).has(conf.bridge)) return;
+      const links = await host.links();
+      const trash = [...links].filter((n) => TRASH_RE.test(n));
+      // force: a DEL still running elsewhere may delete its own pair first
+      if (trash.length) await host.apply(trash.map((dev) => ({ op: "link-del" as const, dev })), { force: true });
+      if (!links.has(conf.bridge)) return;
       const ports = (await host.ipJson(["link", "show", "master", conf.bridge])) as { ifname: string }[];
       const gone = ports.map((p) => p.ifname).filter((n) => n.startsWith("isv") && !keep.has(n));
       if (gone.length) await host.apply(gone.map((dev) => ({ op: "link-del" as const, dev })));
