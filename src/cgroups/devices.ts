@@ -14,8 +14,9 @@ const rule = (type: "b" | "c", major: number, minor: number, access: string): De
 
 /**
  * The devices every container may use, appended after the spec's rules as runc does
- * (specconv.AllowedDevices): mknod of any node, the standard character devices, and ptys.
- * /dev/net/tun is not in it: a container that needs it must list it.
+ * (specconv.AllowedDevices): mknod of any node, the standard character devices, ptys, and
+ * /dev/net/tun (runc 1.1 and again since 1.2.4: rootless network helpers open it; its node is
+ * not made, only the cgroup allows it).
  */
 export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = [
   rule("c", -1, -1, "m"),
@@ -28,6 +29,7 @@ export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = [
   rule("c", 1, 9, "rwm"), // /dev/urandom
   rule("c", 136, -1, "rwm"), // /dev/pts/*
   rule("c", 5, 2, "rwm"), // /dev/ptmx
+  rule("c", 10, 200, "rwm"), // /dev/net/tun
 ];
 
 /** Normalizes one OCI rule: missing type is "a", missing major/minor are wildcards, missing access is "rwm". */

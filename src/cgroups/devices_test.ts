@@ -21,8 +21,9 @@ describe("device rules", () => {
       "devices.allow c 1:9 rwm",
       "devices.allow c 136:* rwm",
       "devices.allow c 5:2 rwm",
+      "devices.allow c 10:200 rwm",
     ]);
-    expect(DEFAULT_ALLOWED_DEVICES).toHaveLength(10);
+    expect(DEFAULT_ALLOWED_DEVICES).toHaveLength(11);
   });
 
   test("a later match-everything rule drops the rules before it", () => {

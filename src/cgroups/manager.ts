@@ -216,7 +216,7 @@ class Manager implements CgroupManager {
         if (made !== undefined) {
           record.paths[UNIFIED] = dir;
           if (!opts.cgroupsPath) prune.add(path.dirname(dir));
-          this.enableControllers(dir, this.v2Wanted(r), this.v2Needed(r));
+          this.enableControllers(dir, this.v2Wanted(r), this.v2Needed(r), (c) => this.fieldOf(c, r));
         }
       }
       for (const d of created) if (!Object.values(record.paths).includes(d)) prune.add(d);
@@ -252,13 +252,26 @@ class Manager implements CgroupManager {
     return [...need];
   }
 
+  /**
+   * The spec field that asks for a cgroup2 controller: a typed field, or the unified key naming
+   * it — then said when a hybrid host has that controller on a v1 hierarchy, where no cgroup2
+   * directory can have it.
+   */
+  private fieldOf(controller: string, r: LinuxResources): string {
+    const typed = v2.CONTROLLERS.some((m) => m.name === controller && m.needs(r)) && !this.servedByV1(controller);
+    const key = Object.keys(r.unified ?? {}).find((k) => k.split(".")[0] === controller);
+    if (typed || key === undefined) return FIELD_OF[controller] ?? `controller ${controller}`;
+    const bound = this.layout === "hybrid" && this.servedByV1(controller) ? ` (${controller} is bound to cgroup v1 on this host: use linux.resources.${controller} instead)` : "";
+    return `linux.resources.unified[${JSON.stringify(key)}]${bound}`;
+  }
+
   private servedByV1(controller: string): boolean {
     if (this.layout === "v2") return false;
     return this.mounts.v1.has(controller === "io" ? "blkio" : controller);
   }
 
   /** Enables controllers in cgroup.subtree_control of every ancestor of `dir` below the mount, as runc does. */
-  private enableControllers(dir: string, wanted: string[], needed: string[]): void {
+  private enableControllers(dir: string, wanted: string[], needed: string[], fieldOf: (controller: string) => string): void {
     const mount = this.mounts.unified as string;
     const rel = path.relative(mount, dir).split("/").filter((p) => p !== "");
     let cur = mount;
@@ -276,7 +289,7 @@ class Manager implements CgroupManager {
       for (const c of wanted) {
         if (enabled.includes(c)) continue;
         if (!available.includes(c)) {
-          if (needed.includes(c)) throw new CgroupError(`${FIELD_OF[c] ?? `controller ${c}`}: the ${c} controller is not available in ${cur} (cgroup.controllers: ${available.join(" ").trim() || "none"})`);
+          if (needed.includes(c)) throw new CgroupError(`${fieldOf(c)}: the ${c} controller is not available in ${cur} (cgroup.controllers: ${available.join(" ").trim() || "none"})`);
           continue;
         }
         try {
@@ -284,7 +297,7 @@ class Manager implements CgroupManager {
         } catch (e) {
           if (needed.includes(c)) {
             const why = errno(e) === "EBUSY" ? "the cgroup has processes of its own (cgroup v2 allows controllers only for cgroups without them)" : String(errno(e));
-            throw new CgroupError(`${FIELD_OF[c] ?? `controller ${c}`}: cannot enable the ${c} controller in ${cur}: ${why}`);
+            throw new CgroupError(`${fieldOf(c)}: cannot enable the ${c} controller in ${cur}: ${why}`);
           }
         }
       }
@@ -340,7 +353,7 @@ class Manager implements CgroupManager {
     const r = resourcesOf(resources);
     const udir = record.paths[UNIFIED];
     // An update may ask for a cgroup2 controller the create did not need (hybrid hosts).
-    if (udir !== undefined && this.mounts.unified !== undefined) this.enableControllers(udir, this.v2Needed(r), this.v2Needed(r));
+    if (udir !== undefined && this.mounts.unified !== undefined) this.enableControllers(udir, this.v2Needed(r), this.v2Needed(r), (c) => this.fieldOf(c, r));
     this.apply(record, r, true, false);
   }
 

@@ -69,7 +69,7 @@ describe("v1", () => {
     expect(r("blkio/isola-runtime/c1/blkio.weight")).toBe("300");
     expect(r("blkio/isola-runtime/c1/blkio.throttle.read_bps_device")).toBe("254:0 1048576");
     expect(r("devices/isola-runtime/c1/devices.deny")).toBe("a");
-    expect(r("devices/isola-runtime/c1/devices.allow")).toBe("c 5:2 rwm"); // last of the default list
+    expect(r("devices/isola-runtime/c1/devices.allow")).toBe("c 10:200 rwm"); // last of the default list
 
     m.update(record, { pids: { limit: -1 }, cpu: { quota: -1 } });
     expect(r("pids/isola-runtime/c1/pids.max")).toBe("max");
@@ -171,7 +171,7 @@ describe("v2", () => {
     expect(r("rdma.max")).toBe("mlx5_0 hca_handle=3 hca_object=max");
     expect(attached?.dir).toBe(dir);
     expect(attached?.rules[0]).toEqual({ allow: false, type: "a", major: -1, minor: -1, access: "rwm" });
-    expect(attached?.rules).toHaveLength(11);
+    expect(attached?.rules).toHaveLength(12);
 
     // update: only the period changes, the quota stays
     m.update(record, { cpu: { period: 200000 } });
@@ -282,5 +282,16 @@ describe("hybrid", () => {
     expect(t.read("unified/isola-runtime/c1/cgroup.max.depth")).toBe("3");
     expect(t.read("memory/sandbox/isola-runtime/c1/memory.limit_in_bytes")).toBe(String(1 << 30));
     expect(m.pids(record)).toEqual([]);
+  });
+
+  test("a unified key for a controller bound to v1 is an error naming the key and what to use", () => {
+    const t = (tree = fakeTree("hybrid", "hugetlb"));
+    for (const h of ["cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "pids", "systemd"]) t.cgroup(`${h}/isola-runtime/c1`);
+    t.cgroup("memory/sandbox/isola-runtime/c1");
+    t.cgroup("unified/isola-runtime/c1", { "cgroup.controllers": "hugetlb" });
+    const m = openCgroupManager({ root: t.root, procSelfCgroup: V1_SELF, attachDevices: () => {} });
+    expect(() => m.create({ id: "c1", resources: { unified: { "memory.high": "1000000" } } })).toThrow(
+      'linux.resources.unified["memory.high"] (memory is bound to cgroup v1 on this host: use linux.resources.memory instead): the memory controller is not available',
+    );
   });
 });
