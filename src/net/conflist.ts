@@ -5,7 +5,7 @@
 import { CniError, configError, ErrorCode } from "./errors.ts";
 import { cidrExpectation, formatPrefix, parseAddr, parseCidr, prefixContains, type Prefix } from "./ip.ts";
 import type { NetConfList, PluginConf } from "./types.ts";
-import { parseVersion, pickConfigVersion } from "./version.ts";
+import { parseVersion, pickConfigVersion, requireVersion, SUPPORTED_VERSIONS } from "./version.ts";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const TYPE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -70,8 +70,11 @@ function validateConfList(raw: Record<string, unknown>, bytes: string, source: s
     throw configError("plugins", "expected a non-empty array of plugin configurations");
   const plugins = raw.plugins.map((p, i) => validatePlugin(p, `plugins[${i}]`));
   void source;
+  const picked = pickConfigVersion(version, cniVersions);
+  // the runtime reads results in the 0.3+ shape and speaks up to CURRENT_VERSION
+  requireVersion(picked, SUPPORTED_VERSIONS, cniVersions ? `isola's CNI runtime, nor is any of cniVersions ${cniVersions.join(", ")}` : "isola's CNI runtime");
   const list: NetConfList = {
-    cniVersion: pickConfigVersion(version, cniVersions),
+    cniVersion: picked,
     name,
     plugins,
     bytes,

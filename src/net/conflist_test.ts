@@ -29,6 +29,25 @@ test("cniVersions (CNI 1.1) picks the highest version we support", () => {
   expect(l.cniVersion).toBe("1.1.0");
 });
 
+test("a cniVersion isola's runtime does not speak is refused as an incompatible version (CNI error 1)", () => {
+  const code = (value: unknown) => {
+    try {
+      parseConfList(JSON.stringify(value));
+    } catch (e) {
+      return (e as CniError).code;
+    }
+  };
+  const supported = "(expected one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)";
+  expect(refused({ ...ok, cniVersion: "9.9.9" })).toBe(`cniVersion: "9.9.9" is not supported by isola's CNI runtime ${supported}`);
+  expect(code({ ...ok, cniVersion: "9.9.9" })).toBe(1);
+  expect(refused({ ...ok, cniVersion: "0.1.0" })).toBe(`cniVersion: "0.1.0" is not supported by isola's CNI runtime ${supported}`);
+  expect(refused({ ...ok, cniVersion: "0.2.0", cniVersions: ["0.1.0", "2.0.0"] })).toBe(`cniVersion: "0.2.0" is not supported by isola's CNI runtime, nor is any of cniVersions 0.1.0, 2.0.0 ${supported}`);
+  expect(() => parseConf(JSON.stringify({ cniVersion: "0.2.0", name: "single", type: "bridge" }))).toThrow('cniVersion: "0.2.0" is not supported');
+  // a supported entry of cniVersions is enough
+  expect(parseConfList(JSON.stringify({ ...ok, cniVersion: "9.9.9", cniVersions: ["0.4.0", "9.9.9"] })).cniVersion).toBe("0.4.0");
+  for (const v of ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]) expect(parseConfList(JSON.stringify({ ...ok, cniVersion: v })).cniVersion).toBe(v);
+});
+
 test("malformed lists are refused with the field and what was expected", () => {
   expect(refused("{")).toContain("conflist: not valid JSON");
   expect(refused("[]")).toBe("conflist: expected a JSON object");

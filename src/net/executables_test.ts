@@ -40,6 +40,10 @@ describe.skipIf(!usable)("isola plugins as executables", () => {
     expect(JSON.parse(id.out)).toEqual({ cniVersion: "1.1.0", code: 4, msg: 'CNI_CONTAINERID: "../../etc" is not a container id (expected letters, digits, "_", "." or "-", starting with a letter or digit)' });
     expect(JSON.parse((await h.exec(env("exe0", "."))).out).msg).toBe('CNI_IFNAME: "." is not an interface name (expected a name other than "." and "..")');
     expect(await h.links()).toEqual(links);
+    // a cniVersion the plugin does not speak: CNI error 1 naming it and the supported list
+    const conf = JSON.stringify({ cniVersion: "9.9.9", name: "v", type: "isola-ipam", ipam: { type: "isola-ipam", dataDir: h.ipamDir, subnet: "10.89.0.0/24" } });
+    const ver = await h.exec(["sh", "-c", `printf '%s' '${conf}' | env CNI_COMMAND=ADD CNI_CONTAINERID=v1 CNI_NETNS=/proc/self/ns/net CNI_IFNAME=eth0 ${ROOT}bin/cni/isola-ipam`]);
+    expect(JSON.parse(ver.out)).toEqual({ cniVersion: "9.9.9", code: 1, msg: 'cniVersion: "9.9.9" is not supported by isola-ipam (expected one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)' });
   });
 
   test("ADD, CHECK, DEL by exec: containers reach each other, a published port answers, nothing is left", async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import type { Result } from "./types.ts";
-import { TestHost } from "./testing/testhost.ts";
+import { AgentError, TestHost } from "./testing/testhost.ts";
 
 const usable = process.getuid?.() === 0 && existsSync("/usr/lib/cni/bridge");
 let h: TestHost;
@@ -101,5 +101,6 @@ describe.skipIf(!usable)("reference plugins through isola's CNI runtime", () => 
     const err = (await h.cni("versions", conf).catch((e) => e)) as Error;
     expect(err.message).toContain('plugins[1].type: plugin "portmap" speaks CNI');
     expect(err.message).toContain("not the network's cniVersion 1.1.0");
+    expect((err as AgentError).code).toBe(1); // incompatible CNI version
   });
 });

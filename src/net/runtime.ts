@@ -10,7 +10,7 @@ import { parseConfList } from "./conflist.ts";
 import type { InProcessPlugin, PluginCall, PluginInvoker } from "./plugin.ts";
 import { builtinPlugin, isBuiltinType } from "./plugins/registry.ts";
 import type { Attachment, Command, NetConfList, PluginConf, Result, RuntimeConfig } from "./types.ts";
-import { atLeast, compareVersions } from "./version.ts";
+import { atLeast, compareVersions, CURRENT_VERSION, requireVersion } from "./version.ts";
 
 export const DEFAULT_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
 /** How the runtime's API names an attachment's fields in errors. */
@@ -55,7 +55,11 @@ export class CniRuntime implements PluginInvoker {
   async invoke(type: string, call: PluginCall): Promise<unknown> {
     if (call.command === "ADD" || call.command === "DEL" || call.command === "CHECK") checkAttachment(call, ENV_FIELDS);
     const builtin = this.inProcess ? await builtinPlugin(type) : undefined;
-    if (builtin) return runInProcess(builtin, call, this);
+    if (builtin) {
+      // what the executable's skeleton checks, before the plugin sees the call
+      if (call.command !== "VERSION") requireVersion(call.config.cniVersion ?? CURRENT_VERSION, builtin.supportedVersions, type);
+      return runInProcess(builtin, call, this);
+    }
     const exe = await this.resolve(type);
     if (!exe) throw new CniError(ErrorCode.invalidNetworkConfig, `plugin type "${type}" not found in ${this.pluginDirs.join(", ")}`);
     return execPlugin(exe, call, { timeoutMs: this.timeoutMs });
@@ -236,7 +240,7 @@ export class CniRuntime implements PluginInvoker {
       const res = (await this.invoke(p.type, call)) as { supportedVersions?: string[] } | undefined;
       const supported = res?.supportedVersions ?? [];
       if (!supported.includes(list.cniVersion))
-        throw configError(`plugins[${i}].type`, `plugin "${p.type}" speaks CNI ${supported.sort(compareVersions).join(", ")}, not the network's cniVersion ${list.cniVersion}`);
+        throw new CniError(ErrorCode.incompatibleVersion, `plugins[${i}].type: plugin "${p.type}" speaks CNI ${supported.sort(compareVersions).join(", ")}, not the network's cniVersion ${list.cniVersion}`);
       out.push({ type: p.type, supportedVersions: supported });
     }
     return out;

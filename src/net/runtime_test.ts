@@ -163,6 +163,30 @@ test("STATUS and VERSION; 1.0 lists skip STATUS and GC of plugins", async () => 
   expect(await log()).toEqual([]);
 });
 
+test("VERSION negotiation: a plugin that does not speak the list's version is refused as incompatible (CNI error 1)", async () => {
+  const old = parseConfList(JSON.stringify({ cniVersion: "0.4.0", name: "old", plugins: [{ type: "fake-a" }] }));
+  const err = (await rt.versions(old).catch((e) => e)) as CniError;
+  expect(err).toBeInstanceOf(CniError);
+  expect(err.code).toBe(1);
+  expect(err.message).toBe('plugins[0].type: plugin "fake-a" speaks CNI 1.0.0, 1.1.0, not the network\'s cniVersion 0.4.0');
+  await log();
+});
+
+test("isola's in-process plugins refuse a cniVersion they do not speak, as their executables do", async () => {
+  const call = { command: "ADD" as const, containerId: "v1", netns: "/x", ifName: "eth0", args: "", path: [dir], config: { type: "isola-ipam", cniVersion: "9.9.9", ipam: { type: "isola-ipam", dataDir: `${dir}/ipam`, subnet: "10.9.0.0/24" } } };
+  for (const type of ["isola-ipam", "isola-bridge", "isola-portmap"]) {
+    const err = (await rt.invoke(type, { ...call, config: { ...call.config, type } }).catch((e) => e)) as CniError;
+    expect(err).toBeInstanceOf(CniError);
+    expect(err.code).toBe(1);
+    expect(err.message).toBe(`cniVersion: "9.9.9" is not supported by ${type} (expected one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)`);
+  }
+  const v010 = (await rt.invoke("isola-ipam", { ...call, config: { ...call.config, cniVersion: "0.1.0" } }).catch((e) => e)) as CniError;
+  expect(v010.code).toBe(1);
+  expect(await readdir(`${dir}/ipam`).catch(() => [])).toEqual([]); // nothing reserved
+  // VERSION itself answers whatever the config says
+  expect(await rt.invoke("isola-ipam", { ...call, command: "VERSION" })).toEqual({ cniVersion: "9.9.9", supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] });
+});
+
 test("CHECK needs a cached result and respects disableCheck", async () => {
   const err = (await rt.check(list(["fake-a"]), { containerId: "none", ifName: "eth0", netns: "/x" }).catch((e) => e)) as CniError;
   expect(err.code).toBe(3);

@@ -1,4 +1,5 @@
 /** CNI spec versions: comparison and negotiation. Pure. */
+import { CniError, ErrorCode } from "./errors.ts";
 
 /** Every spec version this runtime and isola's plugins speak, oldest first. */
 export const SUPPORTED_VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
@@ -19,6 +20,15 @@ export function compareVersions(a: string, b: string): number {
 
 export function atLeast(v: string, min: string): boolean {
   return compareVersions(v, min) >= 0;
+}
+
+/**
+ * Refuses a cniVersion outside `supported` as libcni and the reference plugins do: CNI
+ * error 1 (incompatible CNI version), naming the version and the supported list.
+ */
+export function requireVersion(version: string, supported: readonly string[], who: string): void {
+  if (!supported.includes(version))
+    throw new CniError(ErrorCode.incompatibleVersion, `cniVersion: ${JSON.stringify(version)} is not supported by ${who} (expected one of ${[...supported].sort(compareVersions).join(", ")})`);
 }
 
 /**

@@ -8,7 +8,7 @@ import { containerIdProblem, ifNameProblem } from "../attachment.ts";
 import { asCniError, CniError, ErrorCode } from "../errors.ts";
 import type { PluginCall } from "../plugin.ts";
 import type { Command, PluginConf } from "../types.ts";
-import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "../version.ts";
+import { CURRENT_VERSION, requireVersion, SUPPORTED_VERSIONS } from "../version.ts";
 import { BUILTIN_TYPES, builtinPlugin } from "./registry.ts";
 
 const COMMANDS = new Set(["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"]);
@@ -60,8 +60,7 @@ export async function pluginMain(type: string): Promise<number> {
       process.stdout.write(JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }) + "\n");
       return 0;
     }
-    if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version))
-      throw new CniError(ErrorCode.incompatibleVersion, `cniVersion: ${version} is not supported (expected one of ${SUPPORTED_VERSIONS.join(", ")})`);
+    requireVersion(version, plugin.supportedVersions, type);
     // Delegated plugins (IPAM) run in this process when they are isola's, else by exec from CNI_PATH.
     const { CniRuntime } = await import("../runtime.ts");
     const inv = new CniRuntime({ pluginDirs: call.path });
