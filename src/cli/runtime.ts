@@ -173,6 +173,7 @@ const COMMANDS: Record<string, Command> = {
         preserveFds: typeof f["preserve-fds"] === "number" ? f["preserve-fds"] : 0,
         ignorePaused: f["ignore-paused"] === true,
       };
+      if (list(f.cgroup).length) req.subCgroups = list(f.cgroup);
       if (str(f["pid-file"])) req.pidFile = path.resolve(str(f["pid-file"])!);
       if (str(f["console-socket"])) req.consoleSocket = str(f["console-socket"])!;
       const { exec } = await import("../runtime/exec.ts"); // loaded only for exec

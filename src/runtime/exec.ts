@@ -34,6 +34,8 @@ export interface ExecRequest {
   consoleSocket?: string;
   preserveFds?: number;
   ignorePaused?: boolean;
+  /** runc's --cgroup: `[<controller>[,<controller>…]:]<path>` sub-cgroups of the container's to run in */
+  subCgroups?: string[];
 }
 
 const NS_FILES: [NamespaceType, string][] = [
@@ -155,6 +157,35 @@ export function execCgroupDirs(
   return paths;
 }
 
+/**
+ * runc's `exec --cgroup`: the process runs in existing sub-cgroups of the container's. Each
+ * argument is `<path>` (every hierarchy) or `<controller>[,<controller>…]:<path>` (those v1
+ * hierarchies; "unified" names the cgroup2 one of a hybrid host). On a cgroup2-only host there
+ * is one hierarchy, so no controller is named. Paths stay below the container's cgroup.
+ */
+export function subCgroupDirs(paths: Record<string, string>, layout: string, args: readonly string[], exists: (dir: string) => boolean = fs.existsSync): Record<string, string> {
+  const out = { ...paths };
+  const given = new Set<string>();
+  for (const arg of args) {
+    const colon = arg.indexOf(":");
+    const controllers = colon < 0 ? [] : arg.slice(0, colon).split(",");
+    const sub = colon < 0 ? arg : arg.slice(colon + 1);
+    const parts = sub.split("/").filter((p) => p !== "" && p !== ".");
+    if (parts.length === 0 || parts.includes("..")) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: expected [<controller>:]<path> naming a sub-cgroup below the container's (no "..")`);
+    if (controllers.some((c) => c === "")) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: an empty controller name`);
+    if (layout === "v2" && controllers.length > 0) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: cgroup v2 has one hierarchy for every controller: give the path alone`);
+    for (const c of controllers) if (paths[c] === undefined) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: the container has no ${c} cgroup (it has: ${Object.keys(paths).sort().join(", ")})`);
+    for (const key of controllers.length ? controllers : Object.keys(paths)) {
+      if (controllers.length && given.has(key)) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: a second path for ${key}`);
+      given.add(key);
+      const dir = `${paths[key]}/${parts.join("/")}`;
+      if (!exists(dir)) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: ${dir} does not exist (the sub-cgroup must be made first)`);
+      out[key] = dir;
+    }
+  }
+  return out;
+}
+
 /** Runs the process; in the foreground returns its exit code, detached returns 0 once it runs. */
 export async function exec(req: ExecRequest, warn: (msg: string) => void = () => {}): Promise<number> {
   const rec = readRecord(req.root, req.id);
@@ -162,6 +193,7 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   const status = liveStatus(req.root, rec, cg ? () => cg.isFrozen() : undefined);
   if (status === "paused" && !req.ignorePaused) throw new ContainerError(`cannot exec in a paused container ${req.id} (use --ignore-paused)`);
   if (status !== "running" && status !== "created" && status !== "paused") throw new ContainerError(`cannot exec in a ${status} container ${req.id}`);
+  if (req.subCgroups?.length && !cg) throw new ContainerError(`--cgroup: container ${req.id} has no cgroups (rootless without a delegated subtree)`);
   const proc = execProcess(rec, req.overrides);
   if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
   if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
@@ -174,7 +206,7 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),
-    cgroupDirs: cg ? execCgroupDirs(cg.record.paths, rec.pid) : {},
+    cgroupDirs: cg ? (req.subCgroups?.length ? subCgroupDirs(cg.record.paths, cg.record.layout, req.subCgroups) : execCgroupDirs(cg.record.paths, rec.pid)) : {},
     preserveFds: req.preserveFds ?? 0,
     ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),
     ...(landlock ? { landlock } : {}),

@@ -1,6 +1,6 @@
 // Which cgroups an exec'd process joins (no root needed: /proc/<pid>/cgroup is injected).
 import { expect, test } from "bun:test";
-import { execCgroupDirs } from "./exec.ts";
+import { execCgroupDirs, subCgroupDirs } from "./exec.ts";
 
 const hybrid = { memory: "/sys/fs/cgroup/memory/isola-runtime/c1", unified: "/sys/fs/cgroup/unified/isola-runtime/c1" };
 const at = (line: string) => () => `12:memory:/isola-runtime/c1\n0::${line}\n`;
@@ -28,4 +28,23 @@ test("never outside the container's cgroup; an init that is gone leaves them as 
   expect(execCgroupDirs(hybrid, 1, gone, busy)).toEqual(hybrid);
   expect(execCgroupDirs(hybrid, 1, at("/isola-runtime/c1/init.scope"), gone)).toEqual(hybrid);
   expect(execCgroupDirs({ memory: "/m" }, 1, at("/x"))).toEqual({ memory: "/m" });
+});
+
+test("--cgroup: sub-cgroups of the container's, for every hierarchy or the named ones", () => {
+  const all = () => true;
+  expect(subCgroupDirs(hybrid, "hybrid", ["sub"], all)).toEqual({ memory: `${hybrid.memory}/sub`, unified: `${hybrid.unified}/sub` });
+  expect(subCgroupDirs(hybrid, "hybrid", ["memory:a/b", "unified:c"], all)).toEqual({ memory: `${hybrid.memory}/a/b`, unified: `${hybrid.unified}/c` });
+  expect(subCgroupDirs(hybrid, "hybrid", ["memory:/x"], all)).toEqual({ ...hybrid, memory: `${hybrid.memory}/x` });
+  const v2 = { unified: "/sys/fs/cgroup/isola-runtime/c1" };
+  expect(subCgroupDirs(v2, "v2", ["leaf"], all)).toEqual({ unified: "/sys/fs/cgroup/isola-runtime/c1/leaf" });
+});
+
+test("--cgroup: bad arguments are refused naming them", () => {
+  const all = () => true;
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["../x"], all)).toThrow('--cgroup "../x": expected [<controller>:]<path> naming a sub-cgroup below the container\'s');
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["memory:"], all)).toThrow("expected [<controller>:]<path>");
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["cpu:x"], all)).toThrow('--cgroup "cpu:x": the container has no cpu cgroup (it has: memory, unified)');
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["memory:a", "memory:b"], all)).toThrow('--cgroup "memory:b": a second path for memory');
+  expect(() => subCgroupDirs({ unified: "/u" }, "v2", ["memory:a"], all)).toThrow("cgroup v2 has one hierarchy for every controller");
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["nope"], (d) => d.startsWith(hybrid.unified))).toThrow(`--cgroup "nope": ${hybrid.memory}/nope does not exist`);
 });

@@ -61,6 +61,44 @@ describe.skipIf(!isRoot)("exec", () => {
     expect(init).toContain(id);
   });
 
+  test("--cgroup runs the process in sub-cgroups of the container's, all or per controller", () => {
+    const paths = JSON.parse(fs.readFileSync(path.join(rt.root, id, "state.json"), "utf8")).cgroup.paths as Record<string, string>;
+    const made: string[] = [];
+    try {
+      for (const dir of new Set(Object.values(paths))) {
+        fs.mkdirSync(`${dir}/sub`);
+        made.push(`${dir}/sub`);
+      }
+      // a v1 cpuset cgroup takes tasks only once it has cpus and mems (the maker's job, as with runc)
+      if (paths.cpuset) for (const f of ["cpuset.cpus", "cpuset.mems"]) fs.writeFileSync(`${paths.cpuset}/sub/${f}`, fs.readFileSync(`${paths.cpuset}/${f}`));
+      fs.mkdirSync(`${paths.memory}/only`);
+      made.push(`${paths.memory}/only`);
+      // inside its cgroup namespace the container's cgroup is "/"
+      const all = rt.run(["exec", "--cgroup", "sub", id, "cat", "/proc/self/cgroup"]);
+      expect(all.stderr).toBe("");
+      expect(all.stdout.trim().split("\n").every((l) => l.endsWith(":/sub"))).toBe(true);
+      const one = rt.run(["exec", "--cgroup", "memory:only", id, "cat", "/proc/self/cgroup"]);
+      expect(one.stderr).toBe("");
+      const lines = one.stdout.trim().split("\n");
+      expect(lines.filter((l) => l.endsWith(":/only"))).toEqual([expect.stringMatching(/:memory:\/only$/)]);
+      expect(lines.filter((l) => !l.includes(":memory:")).every((l) => l.endsWith(":/"))).toBe(true);
+      const missing = rt.run(["exec", "--cgroup", "nope", id, "true"]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('--cgroup "nope":');
+      expect(missing.stderr).toContain("does not exist (the sub-cgroup must be made first)");
+    } finally {
+      for (const d of made.reverse()) waitFor(() => {
+        try {
+          fs.rmdirSync(d);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    }
+    expect(made.every((d) => !fs.existsSync(d))).toBe(true);
+  });
+
   test("--user, --cwd, --env, --additional-gids, --cap, --no-new-privs", () => {
     const r = rt.run([
       "exec", "--user", "1000:1001", "--cwd", "/tmp", "--env", "A=1", "-e", "B=two words", "--additional-gids", "7", "-g", "8", "--no-new-privs", id,
