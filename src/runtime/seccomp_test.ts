@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { isRoot, Runtime, uniqueId } from "../../test/harness.ts";
+import { isRoot, REPO, Runtime, uniqueId } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 import { resolveMobyProfile } from "../seccomp/mod.ts";
 import { compileContainerSeccomp } from "./seccomp.ts";
@@ -13,7 +13,19 @@ let base: Spec;
 beforeAll(() => {
   bundle = makeBundle();
   base = readSpec(bundle);
+  // A static program in the rootfs that makes raw syscalls and prints "<ret> <errno>" for each.
+  const cc = Bun.spawnSync(["gcc", "-static", "-O1", "-o", `${bundle}/rootfs/bin/sysprobe`, `${REPO}/src/seccomp/testdata/install_and_call.c`], { stderr: "pipe" });
+  if (cc.exitCode !== 0) throw new Error(`gcc -static install_and_call.c: ${cc.stderr.toString()}`);
 });
+
+/** Docker's default profile for this host with the default spec's capabilities, as dockerd resolves it. */
+function mobyProfile(): Record<string, unknown> {
+  const moby = JSON.parse(fs.readFileSync(new URL("../seccomp/testdata/moby-default.json", import.meta.url), "utf8"));
+  return resolveMobyProfile(moby, { goArch: "amd64", caps: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"] });
+}
+
+/** sysprobe's answers: [ret, errno] per call. */
+const answers = (stdout: string) => stdout.trim().split("\n").filter((l) => /^-?\d+ \d+$/.test(l)).map((l) => l.split(" ").map(Number));
 afterAll(() => {
   rt.cleanup();
   fs.rmSync(bundle, { recursive: true, force: true });
@@ -77,6 +89,19 @@ describe.skipIf(!isRoot)("seccomp", () => {
     } finally {
       rt.run(["delete", "--force", id]);
     }
+  });
+
+  test("runc's ENOSYS stub: numbers above the profile's last syscall get ENOSYS, a denied known call still the profile's errno", () => {
+    // file_setattr (469) is newer than every call the test profile names (its last is
+    // futex_waitv, 449) but exists here; 1000 exists nowhere; personality(ADDR_NO_RANDOMIZE)
+    // needs no capability, and Docker's profile allows only five personality values.
+    const calls = "469 1000 135:0x40000";
+    const control = answers(run(`/bin/sysprobe - ${calls}`, undefined).stdout);
+    expect(control.length).toBe(3);
+    expect(control[0]?.[1]).not.toBe(38); // the kernel has file_setattr (EFAULT/EINVAL for no arguments)
+    expect(control[2]?.[0]).toBeGreaterThanOrEqual(0);
+    const r = run(`/bin/sysprobe - ${calls}`, mobyProfile());
+    expect(answers(r.stdout)).toEqual([[-1, 38], [-1, 38], [-1, 1]]);
   });
 
   test("a malformed profile is refused before anything is created, naming the rule", () => {

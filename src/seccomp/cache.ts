@@ -7,7 +7,7 @@ import { type CompiledSeccomp, type CompileOptions, compileSeccomp } from "./com
 import { sha256Hex } from "./sha256.ts";
 
 /** Bump when the generated code changes for the same input. */
-export const COMPILER_VERSION = "isola-seccomp/1";
+export const COMPILER_VERSION = "isola-seccomp/2";
 
 /** Where cached programs live; values are opaque strings. */
 export interface SeccompStore {

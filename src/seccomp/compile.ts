@@ -5,7 +5,8 @@
  */
 import { ARCH_FAMILY, ARCHES, type ArchInfo, nativeArchName, X86_IPC, X86_SOCKETCALL } from "./arch.ts";
 import {
-  encodeProgram, FILTER_FLAG_NEW_LISTENER, FILTER_FLAG_TSYNC, type Insn, RET_ALLOW, RET_KILL_PROCESS, retPrecedence,
+  encodeProgram, FILTER_FLAG_NEW_LISTENER, FILTER_FLAG_TSYNC, type Insn, RET_ACTION_FULL, RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS,
+  RET_LOG, RET_TRACE, retPrecedence,
 } from "./bpf.ts";
 import { type CondRule, generateProgram, type Leaf, leafKey, type Segment, type TokenSection, type WordCond } from "./codegen.ts";
 import { type Profile, type ProfileRule, parseProfile, SeccompConfigError } from "./profile.ts";
@@ -32,6 +33,21 @@ export interface CompiledSeccomp {
 
 /** Unknown architectures never reach the rules; kill the whole process, not one thread. */
 export const BAD_ARCH_RET = RET_KILL_PROCESS;
+
+/** What runc's stub answers for numbers above every syscall a profile names. */
+export const ENOSYS_RET = RET_ERRNO | 38;
+
+/**
+ * runc (libcontainer/seccomp/patchbpf) answers ENOSYS, not the default action, for a
+ * syscall number above the highest one the profile names on that ABI, so libc falls back
+ * from a call newer than the profile (clone3, faccessat2, …) instead of failing with EPERM.
+ * It does so unless the default action already lets calls through (ALLOW, LOG, TRACE) or
+ * is ENOSYS itself.
+ */
+function wantsEnosysStub(defaultRet: number): boolean {
+  const action = (defaultRet & RET_ACTION_FULL) >>> 0;
+  return action !== RET_ALLOW && action !== RET_LOG && action !== RET_TRACE && defaultRet >>> 0 !== ENOSYS_RET;
+}
 
 const P = "linux.seccomp";
 
@@ -118,17 +134,19 @@ function plan_(raw: unknown, opts: CompileOptions, errors: string[]): Plan | und
 
   // Resolve names per ABI.
   const known = new Set<string>();
-  const perArch = arches.map((arch) => ({ arch, byNr: resolveRules(profile, arch, known) }));
+  const perArch = arches.map((arch) => ({ arch, ...resolveRules(profile, arch, known) }));
   const unknownNames = [...new Set(profile.rules.flatMap((r) => r.names))].filter((n) => !known.has(n)).sort();
 
   // Verdict per syscall number, per ABI.
-  const leaves = perArch.map(({ arch, byNr }) => {
+  const stub = wantsEnosysStub(profile.defaultRet);
+  const leaves = perArch.map(({ arch, byNr, lastNr }) => {
     const m = new Map<number, Leaf>();
     for (const [nr, rules] of byNr) {
       const leaf = verdict(arch, rules, profile.defaultRet, errors);
       if (leaf) m.set(nr, leaf);
     }
-    return { arch, leaves: m };
+    // As runc: no stub on an ABI where the profile names nothing (or only number 0).
+    return { arch, leaves: m, enosysFrom: stub && lastNr > 0 ? lastNr + 1 : undefined };
   });
   if (errors.length) return undefined;
 
@@ -157,15 +175,22 @@ function archConds(rule: ProfileRule, arch: ArchInfo): WordCond[] {
   });
 }
 
-function resolveRules(profile: Profile, arch: ArchInfo, known: Set<string>): Map<number, ArchRule[]> {
+/**
+ * The rules of one ABI by syscall number, and the highest number any rule names there
+ * (runc's last syscall: rules with the default action count too; -1 when none).
+ */
+function resolveRules(profile: Profile, arch: ArchInfo, known: Set<string>): { byNr: Map<number, ArchRule[]>; lastNr: number } {
   const byNr = new Map<number, ArchRule[]>();
+  let lastNr = -1;
   const add = (nr: number, r: ArchRule) => {
     let l = byNr.get(nr);
     if (!l) byNr.set(nr, (l = []));
     l.push(r);
+    lastNr = Math.max(lastNr, nr);
   };
   const x86 = arch.name === "SCMP_ARCH_X86";
   for (const rule of profile.rules) {
+    for (const n of rule.names) lastNr = Math.max(lastNr, arch.syscalls[n] ?? -1);
     // runc leaves out rules whose action is the default one (libseccomp refuses them).
     if (rule.ret === profile.defaultRet) {
       for (const n of rule.names) if (n in arch.syscalls || (x86 && (n in X86_SOCKETCALL || n in X86_IPC))) known.add(n);
@@ -197,7 +222,7 @@ function resolveRules(profile: Profile, arch: ArchInfo, known: Set<string>): Map
       }
     }
   }
-  return byNr;
+  return { byNr, lastNr };
 }
 
 const condsKey = (conds: readonly WordCond[]): string => conds.map((c) => `${c.index}:${c.op}:${c.value}:${c.valueTwo}`).join(",");
@@ -252,13 +277,17 @@ function syscallWeight(leaf: Leaf): number {
 /**
  * Splits [0, 2^32) into runs of equal verdict for one audit token. Numbers outside
  * every filtered ABI's range get the bad-arch verdict (x32 numbers when only x86_64 is
- * filtered, and the reverse), numbers an ABI does not define get the default action.
+ * filtered, and the reverse), numbers an ABI does not define get the default action,
+ * and numbers from `enosysFrom` to the end of the ABI's range get runc's ENOSYS. The
+ * ENOSYS stub is thus one more run in the tree, read from `nr` alone: it costs no
+ * instruction on any path and keeps the kernel's action cache.
  */
-function segments(abis: ReadonlyArray<{ arch: ArchInfo; leaves: Map<number, Leaf> }>, defaultRet: number, native: ArchInfo): Segment[] {
+function segments(abis: ReadonlyArray<{ arch: ArchInfo; leaves: Map<number, Leaf>; enosysFrom: number | undefined }>, defaultRet: number, native: ArchInfo): Segment[] {
   type Point = { lo: number; hi: number; leaf: Leaf; weight: number };
   const pts: Point[] = [];
   const bad: Leaf = { kind: "ret", ret: BAD_ARCH_RET };
   const dflt: Leaf = { kind: "ret", ret: defaultRet };
+  const enosys: Leaf = { kind: "ret", ret: ENOSYS_RET };
   const ranges = abis.map((a) => a.arch.nrRange).sort((x, y) => x[0] - y[0]);
   let cursor = 0;
   for (const [lo, hi] of ranges) {
@@ -266,10 +295,11 @@ function segments(abis: ReadonlyArray<{ arch: ArchInfo; leaves: Map<number, Leaf
     cursor = Math.max(cursor, hi);
   }
   if (cursor < 2 ** 32) pts.push({ lo: cursor, hi: 2 ** 32 - 1, leaf: bad, weight: 0 });
-  for (const { arch, leaves } of abis) {
+  for (const { arch, leaves, enosysFrom } of abis) {
     const defined = new Set(Object.values(arch.syscalls));
     const [lo, hi] = arch.nrRange;
-    const nrs = [...defined, ...leaves.keys()].filter((n) => n >= lo && n < hi);
+    const end = Math.min(hi, enosysFrom ?? hi);
+    const nrs = [...defined, ...leaves.keys()].filter((n) => n >= lo && n < end);
     const sortedNrs = [...new Set(nrs)].sort((a, b) => a - b);
     let at = lo;
     for (const nr of sortedNrs) {
@@ -278,7 +308,12 @@ function segments(abis: ReadonlyArray<{ arch: ArchInfo; leaves: Map<number, Leaf
       pts.push({ lo: nr, hi: nr, leaf, weight: defined.has(nr) ? syscallWeight(leaf) * (arch === native ? 1 : FOREIGN_ABI_WEIGHT) : 0 });
       at = nr + 1;
     }
-    if (at < hi) pts.push({ lo: at, hi: hi - 1, leaf: dflt, weight: 0 });
+    if (at < end) pts.push({ lo: at, hi: end - 1, leaf: dflt, weight: 0 });
+    if (end < hi) {
+      // Calls the profile does not know: rare, since a program falls back after one ENOSYS.
+      const newer = [...defined].filter((n) => n >= end && n < hi).length;
+      pts.push({ lo: end, hi: hi - 1, leaf: enosys, weight: newer * 0.25 * (arch === native ? 1 : FOREIGN_ABI_WEIGHT) });
+    }
   }
   // nr -1 is how a tracer skips a syscall; libseccomp lets it through the x32 check so
   // it gets the x86_64 default action rather than the bad-arch one. So do we.

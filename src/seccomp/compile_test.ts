@@ -138,6 +138,74 @@ describe("actions and defaults", () => {
   });
 });
 
+describe("runc's ENOSYS stub", () => {
+  const ENOSYS = 0x50026;
+  const getppid = SYSCALLS_X86_64.getppid as number; // 110
+  const base = { defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read", "getppid"], action: "SCMP_ACT_ALLOW" }] };
+
+  test("numbers above the highest one the profile names get ENOSYS, known ones below it the default", () => {
+    expect(run(base, getppid)).toBe(ALLOW);
+    expect(run(base, getppid - 1)).toBe(EPERM);
+    expect(run(base, getppid + 1)).toBe(ENOSYS);
+    expect(run(base, SYSCALLS_X86_64.file_setattr as number)).toBe(ENOSYS);
+    expect(run(base, 0x3fffffff)).toBe(ENOSYS);
+    expect(run(base, 0x40000000)).toBe(KILL_PROCESS); // x32 is not filtered: bad arch, not ENOSYS
+    expect(run(base, 0xffffffff)).toBe(EPERM); // nr -1 keeps x86_64's default (libseccomp)
+  });
+
+  test("each ABI has its own highest number; an ABI the profile names nothing on has no stub", () => {
+    const p = { ...base, architectures: ["SCMP_ARCH_X86", "SCMP_ARCH_X32"], syscalls: [...base.syscalls, { names: ["arch_prctl"], action: "SCMP_ACT_ERRNO", errnoRet: 22 }] };
+    const arch_prctl = SYSCALLS_X86_64.arch_prctl as number; // 158; x86 has no arch_prctl below 384
+    expect(run(p, arch_prctl)).toBe(0x50016);
+    expect(run(p, arch_prctl + 1)).toBe(ENOSYS);
+    expect(run(p, SYSCALLS_X86.getppid as number, [], AUDIT_ARCH_I386)).toBe(ALLOW);
+    expect(run(p, SYSCALLS_X86.arch_prctl as number, [], AUDIT_ARCH_I386)).toBe(0x50016);
+    expect(run(p, (SYSCALLS_X86.arch_prctl as number) + 1, [], AUDIT_ARCH_I386)).toBe(ENOSYS);
+    expect(run(p, SYSCALLS_X32.arch_prctl as number)).toBe(0x50016);
+    expect(run(p, (SYSCALLS_X32.getppid as number) + 1)).toBe(EPERM);
+    expect(run(p, (SYSCALLS_X32.arch_prctl as number) + 1)).toBe(ENOSYS);
+    expect(run(p, SYSCALLS_X32.execve as number)).toBe(ENOSYS); // x32's own calls (512+) lie above too
+    const arm64 = compileSeccomp({ ...base, architectures: ["SCMP_ARCH_ARM"], syscalls: [{ names: ["getppid"], action: "SCMP_ACT_ALLOW" }] }, { nativeArch: "arm64" });
+    expect(runBpf(arm64.program, { nr: SYSCALLS_AARCH64.getppid as number, arch: AUDIT_ARCH_AARCH64 }).ret).toBe(ALLOW);
+    expect(runBpf(arm64.program, { nr: (SYSCALLS_AARCH64.getppid as number) + 1, arch: AUDIT_ARCH_AARCH64 }).ret).toBe(ENOSYS);
+    const onlyX86 = { ...base, architectures: ["SCMP_ARCH_X86"], syscalls: [{ names: ["waitpid"], action: "SCMP_ACT_ALLOW" }] }; // x86-only name
+    expect(run(onlyX86, 1000)).toBe(EPERM);
+    expect(run(onlyX86, 1000, [], AUDIT_ARCH_I386)).toBe(ENOSYS);
+  });
+
+  test("rules with the default action count toward the highest number, as in runc", () => {
+    const p = { ...base, syscalls: [...base.syscalls, { names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] }; // mkdir 83 < 110
+    const q = { ...base, syscalls: [...base.syscalls, { names: ["setns"], action: "SCMP_ACT_ERRNO" }] }; // setns 308
+    expect(run(p, getppid + 1)).toBe(ENOSYS);
+    expect(run(q, getppid + 1)).toBe(EPERM);
+    expect(run(q, SYSCALLS_X86_64.setns as number)).toBe(EPERM);
+    expect(run(q, (SYSCALLS_X86_64.setns as number) + 1)).toBe(ENOSYS);
+  });
+
+  test("no stub when the default lets calls through or is ENOSYS already; kill and trap defaults get it", () => {
+    for (const [action, want] of [["SCMP_ACT_ALLOW", ALLOW], ["SCMP_ACT_LOG", 0x7ffc0000], ["SCMP_ACT_TRACE", 0x7ff00001]] as const) {
+      expect(run({ ...base, defaultAction: action, syscalls: [{ names: ["getppid"], action: "SCMP_ACT_KILL_PROCESS" }] }, getppid + 1)).toBe(want);
+    }
+    expect(run({ ...base, defaultErrnoRet: 38 }, getppid + 1)).toBe(ENOSYS);
+    expect(run({ ...base, defaultErrnoRet: 38 }, getppid - 1)).toBe(ENOSYS);
+    expect(run({ ...base, defaultAction: "SCMP_ACT_KILL_PROCESS" }, getppid + 1)).toBe(ENOSYS);
+    expect(run({ ...base, defaultAction: "SCMP_ACT_KILL_PROCESS" }, getppid - 1)).toBe(KILL_PROCESS);
+    expect(run({ ...base, defaultAction: "SCMP_ACT_TRAP" }, getppid + 1)).toBe(ENOSYS);
+    expect(run({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }] }, 1)).toBe(EPERM); // only nr 0 named: runc adds no stub
+  });
+
+  test("the stub is a run in the tree: Docker's profile keeps its instruction count and nr-only paths", () => {
+    const prog = compileSeccomp(docker()).program;
+    for (const nr of [450, 451, 469, 1000, 0x3fffffff]) {
+      const r = runBpf(prog, { nr, arch: X64 }, { trace: true });
+      expect(r.ret).toBe(ENOSYS);
+      expect([...(r.trace?.offsets ?? [])].sort()).toEqual([0, 4]);
+    }
+    expect(runBpf(prog, { nr: SYSCALLS_X86_64.futex_waitv as number, arch: X64 }).ret).toBe(ALLOW); // the profile's last call
+    expect(runBpf(prog, { nr: SYSCALLS_X86_64.mount as number, arch: X64 }).ret).toBe(EPERM);
+  });
+});
+
 describe("architectures", () => {
   test("the native arch is always filtered; others only when listed; unknown arches kill the process", () => {
     const p = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["getppid"], action: "SCMP_ACT_ERRNO" }] };

@@ -32,12 +32,14 @@ test.skipIf(!gcc || !x64)("Docker's default profile, compiled by isola, loaded i
       `${NR.clone3}`,
       `${NR.socket}:40:1`,
       `${NR.mount}`,
+      `${NR.file_setattr}`, // newer than every call the profile names
+      "1000",
     ];
     const r = spawnSync(exe, [bpf, ...calls], { encoding: "utf8" });
     expect(r.status).toBe(0);
     const out = r.stdout.trim().split("\n").map((l) => l.split(" ").map(Number));
     expect(out.length).toBe(calls.length);
-    const [getppid, persona, badPersona, unshare, clone3, vsock, mount] = out as Array<[number, number]>;
+    const [getppid, persona, badPersona, unshare, clone3, vsock, mount, newer, beyond] = out as Array<[number, number]>;
     expect(getppid?.[0]).toBeGreaterThan(0);
     expect(persona?.[1]).toBe(0);
     expect(badPersona).toEqual([-1, 1]); // EPERM
@@ -45,6 +47,8 @@ test.skipIf(!gcc || !x64)("Docker's default profile, compiled by isola, loaded i
     expect(clone3).toEqual([-1, 38]); // ENOSYS, so glibc falls back to clone
     expect(vsock).toEqual([-1, 1]); // AF_VSOCK
     expect(mount).toEqual([-1, 1]);
+    expect(newer).toEqual([-1, 38]); // runc's ENOSYS stub, not the default EPERM
+    expect(beyond).toEqual([-1, 38]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,9 +1,9 @@
 // Test helper: the verdict a profile gives one syscall, evaluated straight from the
-// rules (no BPF), as docs/seccomp.md states the semantics. The differential test holds
+// rules (no BPF), as docs/seccomp.md states the semantics, runc's ENOSYS stub included. The differential test holds
 // our programs to it everywhere, and libseccomp's wherever libseccomp is not known to
 // merge overlapping rules wrongly.
 import { ARCH_FAMILY, ARCHES, type ArchInfo, X86_IPC, X86_SOCKETCALL } from "../arch.ts";
-import { RET_KILL_PROCESS, retPrecedence } from "../bpf.ts";
+import { RET_ACTION_FULL, RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS, RET_LOG, RET_TRACE, retPrecedence } from "../bpf.ts";
 import { type ArgCond, parseProfile, type Profile } from "../profile.ts";
 
 export interface ReferenceVerdict {
@@ -28,7 +28,7 @@ function holds(c: ArgCond, arg: bigint, bits: 32 | 64): boolean {
 
 const parsed = new WeakMap<object, Profile>();
 
-export function referenceVerdict(profile: object, d: { arch: number; nr: number; args: readonly bigint[] }, native = "SCMP_ARCH_X86_64"): ReferenceVerdict {
+function parsedProfile(profile: object): Profile {
   let p = parsed.get(profile);
   if (!p) {
     const errors: string[] = [];
@@ -36,8 +36,38 @@ export function referenceVerdict(profile: object, d: { arch: number; nr: number;
     if (!p) throw new Error(errors.join("\n"));
     parsed.set(profile, p);
   }
+  return p;
+}
+
+function filteredArches(p: Profile, native: string): ArchInfo[] {
   const family = ARCH_FAMILY[native] ?? [native];
-  const arches = [native, ...p.architectures].filter((a, i, all) => family.includes(a) && all.indexOf(a) === i).map((a) => ARCHES[a]).filter((a): a is ArchInfo => !!a);
+  return [native, ...p.architectures].filter((a, i, all) => family.includes(a) && all.indexOf(a) === i).map((a) => ARCHES[a]).filter((a): a is ArchInfo => !!a);
+}
+
+const ENOSYS = RET_ERRNO | 38;
+
+/**
+ * runc's ENOSYS stub (libcontainer/seccomp/patchbpf), which runs before libseccomp's
+ * program: unless the default action is ALLOW, LOG, TRACE or ENOSYS, a number above the
+ * highest one any rule names on its ABI (x32: the numbers with bit 30) gets ENOSYS.
+ * Undefined where the stub lets the call through to the filter.
+ */
+export function runcEnosysStub(profile: object, d: { arch: number; nr: number }, native = "SCMP_ARCH_X86_64"): number | undefined {
+  const p = parsedProfile(profile);
+  const action = (p.defaultRet & RET_ACTION_FULL) >>> 0;
+  if (action === RET_ALLOW || action === RET_LOG || action === RET_TRACE || p.defaultRet >>> 0 === ENOSYS) return undefined;
+  const abi = filteredArches(p, native).find((a) => a.audit === d.arch >>> 0 && d.nr >>> 0 >= a.nrRange[0] && d.nr >>> 0 < a.nrRange[1]);
+  if (!abi) return undefined;
+  let last = 0;
+  for (const r of p.rules) for (const n of r.names) last = Math.max(last, abi.syscalls[n] ?? 0);
+  return last !== 0 && d.nr >>> 0 > last ? ENOSYS : undefined;
+}
+
+export function referenceVerdict(profile: object, d: { arch: number; nr: number; args: readonly bigint[] }, native = "SCMP_ARCH_X86_64"): ReferenceVerdict {
+  const p = parsedProfile(profile);
+  const stub = runcEnosysStub(profile, d, native);
+  if (stub !== undefined) return { ret: stub, conditionalRules: 0 };
+  const arches = filteredArches(p, native);
   let abi = arches.find((a) => a.audit === d.arch >>> 0 && d.nr >= a.nrRange[0] && d.nr < a.nrRange[1]);
   // nr -1 (a tracer skipping the call) gets x86_64's default even outside its range, as in libseccomp
   if (!abi && d.nr >>> 0 === 0xffffffff) abi = arches.find((a) => a.name === "SCMP_ARCH_X86_64" && a.audit === d.arch >>> 0);
