@@ -15,11 +15,21 @@ export interface CompiledSet {
   elements: string[];
 }
 
+/** An nft JSON expression (libnftables-json), as `nft -j list` shows it. */
+export type NftExpr = Record<string, unknown>;
+
+/** One rule: as the transaction writes it, and as `nft -j list` lists it back (CHECK compares those). */
+export interface CompiledRule {
+  text: string;
+  expr: NftExpr[];
+  comment?: string;
+}
+
 export interface CompiledChain {
   name: string;
-  /** base chains hook into the host's filter path */
+  /** base chains hook into the host's filter path (type filter, priority filter, policy accept) */
   hook?: "forward" | "input" | "output";
-  rules: string[];
+  rules: CompiledRule[];
 }
 
 export interface CompiledTable {
@@ -46,6 +56,35 @@ function selectorSetBase(s: Selector): string {
 }
 
 const ISOLATED = { ingress: "in_isolated", egress: "eg_isolated" } as const;
+
+/** A piece of a rule: its nft text and the expressions nft lists for it. */
+interface Part {
+  text: string;
+  expr: NftExpr[];
+}
+
+const part = (text: string, ...expr: NftExpr[]): Part => ({ text, expr });
+const match = (left: unknown, right: unknown, op = "=="): NftExpr => ({ match: { op, left, right } });
+const payload = (protocol: string, field: string) => ({ payload: { protocol, field } });
+const verdict = (v: "accept" | "drop" | "return"): Part => part(v, { [v]: null });
+const toChain = (v: "jump" | "goto", target: string): Part => part(`${v} ${target}`, { [v]: { target } });
+
+function rule(parts: readonly Part[], comment?: string): CompiledRule {
+  const text = parts.map((p) => p.text).join(" ") + (comment ? ` comment "${comment}"` : "");
+  const r: CompiledRule = { text, expr: parts.flatMap((p) => p.expr) };
+  if (comment) r.comment = comment;
+  return r;
+}
+
+/** `ip saddr @set` */
+function addrInSet(fam: Family, side: "saddr" | "daddr", set: string): Part {
+  return part(`${ipk(fam)} ${side} @${set}`, match(payload(ipk(fam), side), `@${set}`));
+}
+
+function prefixValue(cidr: string): unknown {
+  const slash = cidr.indexOf("/");
+  return { prefix: { addr: cidr.slice(0, slash), len: Number(cidr.slice(slash + 1)) } };
+}
 
 function byName(policies: readonly Policy[]): Policy[] {
   return [...policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -81,30 +120,36 @@ export function endpointElements(policies: readonly Policy[], ep: Endpoint): Map
   return out;
 }
 
-function portMatches(ports: readonly PortSpec[] | undefined): string[] {
-  if (!ports) return [""];
-  const out: string[] = [];
+function portMatches(ports: readonly PortSpec[] | undefined): Part[][] {
+  if (!ports) return [[]];
+  const out: Part[][] = [];
   for (const proto of ["tcp", "udp", "sctp"] as const) {
     const mine = ports.filter((p) => p.protocol === proto);
     if (!mine.length) continue;
     if (mine.some((p) => p.port === undefined)) {
-      out.push(`meta l4proto ${proto}`);
+      out.push([part(`meta l4proto ${proto}`, match({ meta: { key: "l4proto" } }, proto))]);
       continue;
     }
-    const items = [...new Set(mine.map((p) => (p.endPort !== undefined ? `${p.port}-${p.endPort}` : `${p.port}`)))];
-    out.push(`meta l4proto ${proto} th dport ${items.length === 1 ? items[0] : `{ ${items.join(", ")} }`}`);
+    const items = new Map<string, unknown>();
+    for (const p of mine) items.set(p.endPort !== undefined ? `${p.port}-${p.endPort}` : `${p.port}`, p.endPort !== undefined ? { range: [p.port, p.endPort] } : p.port);
+    const texts = [...items.keys()];
+    // nft lists "meta l4proto tcp th dport" as "tcp dport": the protocol match is its dependency
+    const right = items.size === 1 ? [...items.values()][0] : { set: [...items.values()] };
+    out.push([part(`meta l4proto ${proto} th dport ${texts.length === 1 ? texts[0] : `{ ${texts.join(", ")} }`}`, match(payload(proto, "dport"), right))]);
   }
   return out;
 }
 
-function peerMatches(peers: readonly Peer[] | undefined, fam: Family, side: "saddr" | "daddr"): string[] {
-  if (!peers) return [""];
-  const out: string[] = [];
+function peerMatches(peers: readonly Peer[] | undefined, fam: Family, side: "saddr" | "daddr"): Part[][] {
+  if (!peers) return [[]];
+  const out: Part[][] = [];
   for (const x of peers) {
-    if ("selector" in x) out.push(`${ipk(fam)} ${side} @${selectorSetBase(x.selector)}_${fam}`);
+    if ("selector" in x) out.push([addrInSet(fam, side, `${selectorSetBase(x.selector)}_${fam}`)]);
     else if (x.ipBlock.cidr.includes(":") === (fam === 6)) {
-      const ex = x.ipBlock.except.length ? ` ${ipk(fam)} ${side} != { ${x.ipBlock.except.join(", ")} }` : "";
-      out.push(`${ipk(fam)} ${side} ${x.ipBlock.cidr}${ex}`);
+      const parts = [part(`${ipk(fam)} ${side} ${x.ipBlock.cidr}`, match(payload(ipk(fam), side), prefixValue(x.ipBlock.cidr)))];
+      const ex = x.ipBlock.except;
+      if (ex.length) parts.push(part(`${ipk(fam)} ${side} != { ${ex.join(", ")} }`, match(payload(ipk(fam), side), { set: ex.map(prefixValue) }, "!=")));
+      out.push(parts);
     }
   }
   return out;
@@ -113,31 +158,40 @@ function peerMatches(peers: readonly Peer[] | undefined, fam: Family, side: "sad
 const counterName = (kind: "allow" | "deny", p: Policy) => `${kind}-${p.name}`;
 
 /** The rules of one direction: allows return (the other direction is checked next), the rest is counted per policy and dropped. */
-function directionRules(policies: readonly Policy[], dir: "ingress" | "egress"): string[] {
+function counter(name: string): Part {
+  return part(`counter name "${name}"`, { counter: name });
+}
+
+function directionRules(policies: readonly Policy[], dir: "ingress" | "egress"): CompiledRule[] {
   const selfSide = dir === "egress" ? "saddr" : "daddr";
   const peerSide = dir === "egress" ? "daddr" : "saddr";
   const mine = byName(policies).filter((p) => p[dir] !== undefined);
-  const rules: string[] = [];
+  const rules: CompiledRule[] = [];
   for (const p of mine) {
     for (const r of p[dir] as Rule[]) {
       for (const fam of FAMILIES) {
-        const self = `${ipk(fam)} ${selfSide} @${selectorSetBase(p.selector)}_${fam}`;
+        const self = addrInSet(fam, selfSide, `${selectorSetBase(p.selector)}_${fam}`);
         for (const peer of peerMatches(r.peers, fam, peerSide))
-          for (const port of portMatches(r.ports)) rules.push([self, peer, port, `counter name "${counterName("allow", p)}"`, "return"].filter(Boolean).join(" "));
+          for (const port of portMatches(r.ports)) rules.push(rule([self, ...peer, ...port, counter(counterName("allow", p)), verdict("return")]));
       }
     }
   }
   for (const p of mine)
-    for (const fam of FAMILIES)
-      rules.push(`${ipk(fam)} ${selfSide} @${selectorSetBase(p.selector)}_${fam} counter name "${counterName("deny", p)}"${p.log ? ` log prefix "isola-policy ${dir} deny ${p.name}: "` : ""}`);
-  rules.push("drop");
+    for (const fam of FAMILIES) {
+      const parts = [addrInSet(fam, selfSide, `${selectorSetBase(p.selector)}_${fam}`), counter(counterName("deny", p))];
+      const prefix = `isola-policy ${dir} deny ${p.name}: `;
+      if (p.log) parts.push(part(`log prefix "${prefix}"`, { log: { prefix } }));
+      rules.push(rule(parts));
+    }
+  rules.push(rule([verdict("drop")]));
   return rules;
 }
 
 const MARK = "isola network policy";
-const CONNTRACK = "ct state established,related accept";
+const CONNTRACK = part("ct state established,related", match({ ct: { key: "state" } }, ["established", "related"], "in"));
 // neighbour discovery must pass or IPv6 stops working for isolated containers
-const ND = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept";
+const ND_TYPES = ["nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-solicit", "nd-router-advert"];
+const ND = part(`icmpv6 type { ${ND_TYPES.join(", ")} }`, match(payload("icmpv6", "type"), { set: ND_TYPES }));
 
 /** Compiles the network's policies and containers into its table (undefined: no policy, no table). */
 export function compileTable(network: string, policies: readonly Policy[], endpoints: readonly Endpoint[]): CompiledTable | undefined {
@@ -154,22 +208,27 @@ export function compileTable(network: string, policies: readonly Policy[], endpo
   for (const base of [ISOLATED.ingress, ISOLATED.egress, ...selectorsOf(mine).keys()])
     for (const fam of FAMILIES) sets.push({ name: `${base}_${fam}`, type: fam === 4 ? "ipv4_addr" : "ipv6_addr", elements: [...(elements.get(`${base}_${fam}`) ?? [])] });
   const counters = byName(mine).flatMap((p) => [counterName("allow", p), counterName("deny", p)]);
+  const accept = verdict("accept");
   const chains: CompiledChain[] = [
-    { name: "forward", hook: "forward", rules: [`${CONNTRACK} comment "${MARK} ${network} gen @GEN@"`, ND, "jump egress", "jump ingress"] },
-    { name: "input", hook: "input", rules: [CONNTRACK, ND, "jump egress"] },
-    { name: "output", hook: "output", rules: [CONNTRACK, ND, "jump ingress"] },
-    { name: "egress", rules: FAMILIES.map((f) => `${ipk(f)} saddr @${ISOLATED.egress}_${f} goto egress_rules`) },
-    { name: "ingress", rules: FAMILIES.map((f) => `${ipk(f)} daddr @${ISOLATED.ingress}_${f} goto ingress_rules`) },
+    { name: "forward", hook: "forward", rules: [rule([CONNTRACK, accept], `${MARK} ${network} gen @GEN@`), rule([ND, accept]), rule([toChain("jump", "egress")]), rule([toChain("jump", "ingress")])] },
+    { name: "input", hook: "input", rules: [rule([CONNTRACK, accept]), rule([ND, accept]), rule([toChain("jump", "egress")])] },
+    { name: "output", hook: "output", rules: [rule([CONNTRACK, accept]), rule([ND, accept]), rule([toChain("jump", "ingress")])] },
+    { name: "egress", rules: FAMILIES.map((f) => rule([addrInSet(f, "saddr", `${ISOLATED.egress}_${f}`), toChain("goto", "egress_rules")])) },
+    { name: "ingress", rules: FAMILIES.map((f) => rule([addrInSet(f, "daddr", `${ISOLATED.ingress}_${f}`), toChain("goto", "ingress_rules")])) },
     { name: "egress_rules", rules: directionRules(mine, "egress") },
     { name: "ingress_rules", rules: directionRules(mine, "ingress") },
   ];
-  const generation = fnv64(JSON.stringify({ sets: sets.map((s) => s.name), counters, chains })).toString(16).padStart(16, "0");
-  chains[0]!.rules[0] = chains[0]!.rules[0]!.replace("@GEN@", generation);
+  // the generation hashes the rules' text (with a placeholder for itself)
+  const hashed = chains.map((c) => ({ name: c.name, hook: c.hook, rules: c.rules.map((r) => r.text) }));
+  const generation = fnv64(JSON.stringify({ sets: sets.map((s) => s.name), counters, chains: hashed })).toString(16).padStart(16, "0");
+  const first = chains[0]!.rules[0]!;
+  first.text = first.text.replace("@GEN@", generation);
+  first.comment = tableComment({ network, generation });
   return { network, name: tableName(network), generation, sets, counters, chains };
 }
 
 /** The comment (on the first forward rule) that marks the table with its generation; CHECK compares it. */
-export function tableComment(t: CompiledTable): string {
+export function tableComment(t: Pick<CompiledTable, "network" | "generation">): string {
   return `${MARK} ${t.network} gen ${t.generation}`;
 }
 
@@ -187,7 +246,7 @@ export function renderReplace(network: string, t: CompiledTable | undefined): st
     for (const c of t.chains) {
       lines.push(`  chain ${c.name} {`);
       if (c.hook) lines.push(`    type filter hook ${c.hook} priority filter; policy accept;`);
-      for (const r of c.rules) lines.push(`    ${r}`);
+      for (const r of c.rules) lines.push(`    ${r.text}`);
       lines.push("  }");
     }
     lines.push("}");

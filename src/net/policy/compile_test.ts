@@ -67,7 +67,68 @@ test("CHECK: the kernel view of what the compiler made agrees; drift is named", 
   const want = expectedView(t);
   const listed = JSON.parse(await readFile(new URL("testdata/listed.json", import.meta.url), "utf8"));
   const have = kernelView(listed);
-  expect(diffViews(want, have)).toEqual(["set in_isolated_4: missing 10.9.0.4", "set eg_isolated_4: unexpected 10.9.0.9", "chain ingress_rules: expected 13 rules, found 12"]);
+  expect(diffViews(want, have)).toEqual([
+    "set in_isolated_4: missing 10.9.0.4",
+    "set eg_isolated_4: unexpected 10.9.0.9",
+    "chain ingress_rules: expected 13 rules, found 12",
+    'chain ingress_rules: missing rule [ip daddr @sel_6ecef11372_4 ip saddr @sel_4617acf8b9_4 meta l4proto tcp th dport 5432 counter name "allow-db-lockdown" return]',
+  ]);
+});
+
+type Listed = { nftables: Record<string, Record<string, unknown>>[] };
+const listed = async (): Promise<Listed> => JSON.parse(await readFile(new URL("testdata/listed.json", import.meta.url), "utf8"));
+const rulesOf = (l: Listed, chain: string) => l.nftables.filter((i) => i.rule?.chain === chain).map((i) => i.rule as { expr: Record<string, unknown>[] });
+const chainOf = (l: Listed, name: string) => l.nftables.find((i) => i.chain?.name === name)!.chain!;
+const setOf = (l: Listed, name: string) => l.nftables.find((i) => i.set?.name === name)!.set!;
+
+test("CHECK compares rules by meaning: a changed verdict, port, chain hook or set type is named; nft's own spellings are not", async () => {
+  const want = expectedView(compileTable("lab", [web, lockdown], eps)!);
+  const base = diffViews(want, kernelView(await listed()));
+  const drift = async (change: (l: Listed) => void) => {
+    const l = await listed();
+    change(l);
+    return diffViews(want, kernelView(l)).filter((d) => !base.includes(d));
+  };
+  // the last egress rule: drop became accept
+  expect(await drift((l) => (rulesOf(l, "egress_rules")[3]!.expr = [{ accept: null }]))).toEqual(["chain egress_rules rule 4: expected [drop], found [accept]"]);
+  // an allowed range widened by one port
+  const widened = await drift((l) => {
+    const m = rulesOf(l, "ingress_rules")[2]!.expr[2] as { match: { right: unknown } };
+    m.match.right = { range: [5000, 5011] };
+  });
+  expect(widened).toContain("chain ingress_rules: unexpected rule [ip daddr @sel_4617acf8b9_4 ip saddr @sel_7f3ece6ada_4 udp dport 5000-5011 counter name \"allow-web\" return]");
+  expect(widened).toContain("chain ingress_rules: missing rule [ip daddr @sel_4617acf8b9_4 ip saddr @sel_7f3ece6ada_4 meta l4proto udp th dport 5000-5010 counter name \"allow-web\" return]");
+  // a port match dropped entirely
+  expect(await drift((l) => rulesOf(l, "ingress_rules")[1]!.expr.splice(2, 1))).toContain("chain ingress_rules: unexpected rule [ip daddr @sel_4617acf8b9_4 ip saddr @sel_7f3ece6ada_4 counter name \"allow-web\" return]");
+  expect(
+    await drift((l) => {
+      chainOf(l, "forward").policy = "drop";
+      chainOf(l, "input").prio = 10;
+      delete chainOf(l, "egress").type; // egress as a regular chain is fine as it is
+      setOf(l, "sel_7f3ece6ada_6").type = "ipv4_addr";
+      setOf(l, "sel_7f3ece6ada_4").flags = ["interval"];
+    }),
+  ).toEqual([
+    "set sel_7f3ece6ada_4: expected flags none, found interval",
+    "set sel_7f3ece6ada_6: expected type ipv6_addr, found ipv4_addr",
+    "chain forward: expected type filter hook forward priority 0 policy accept, found type filter hook forward priority 0 policy drop",
+    "chain input: expected type filter hook input priority 0 policy accept, found type filter hook input priority 10 policy accept",
+  ]);
+  // the same meaning in other words: a one-element set, a /32 prefix for an address, the
+  // protocol written out before "th dport", a set's members in another order
+  expect(
+    await drift((l) => {
+      const except = rulesOf(l, "ingress_rules")[3]!.expr[2] as { match: { right: unknown } };
+      except.match.right = { set: [except.match.right] };
+      const port = rulesOf(l, "ingress_rules")[3]!.expr[3] as { match: { right: unknown } };
+      port.match.right = { set: [{ range: [80, 80] }] };
+      const db = rulesOf(l, "egress_rules")[0]!.expr;
+      db[1] = { match: { op: "==", left: { payload: { protocol: "ip6", field: "daddr" } }, right: { set: [{ prefix: { addr: "fd00::", len: 9 } }, { prefix: { addr: "fd80::", len: 9 } }] } } };
+      const nd = rulesOf(l, "forward")[1]!.expr[0] as { match: { right: { set: string[] } } };
+      nd.match.right.set.reverse();
+      rulesOf(l, "ingress_rules")[0]!.expr.splice(2, 1, { match: { op: "==", left: { meta: { key: "l4proto" } }, right: "tcp" } }, { match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 5432 } });
+    }),
+  ).toEqual([]);
 });
 
 test("decisions name the policies", () => {

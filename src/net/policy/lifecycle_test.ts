@@ -102,4 +102,49 @@ describe.skipIf(!root)("a network's policies through its life", () => {
     await ok("network", "detach", b.netns, "--network", "lab", "--container-id", "b");
     await ok("network", "rm", "lab", "plain", "elsewhere", "handmade");
   }, 120_000);
+
+  test("CHECK compares every rule, chain and set with the kernel's: no false alarm for nft's own spellings, a rule changed by hand is named", async () => {
+    await ok("network", "create", "chk", "--policy", "--subnet", "10.68.4.0/24", "--bridge", "ischk0");
+    // rule forms nft lists in its own words: overlapping ports merged, a one-element set, /32
+    // and /0 prefixes, an IPv6 block, a protocol without ports, a range of one port
+    await ok(
+      "policy",
+      "apply",
+      await policyFile(`metadata: {name: forms, network: chk}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  policyTypes: [Ingress, Egress]
+  ingress:
+  - from:
+    - ipBlock: {cidr: 10.69.0.0/16, except: [10.69.1.0/25, 10.69.1.128/25, 10.69.2.7/32]}
+    - ipBlock: {cidr: 10.69.3.4/32}
+    - ipBlock: {cidr: 0.0.0.0/0}
+    - ipBlock: {cidr: 10.70.0.0/16, except: [10.70.9.0/24]}
+    ports: [{protocol: TCP, port: 80}, {protocol: TCP, port: 70, endPort: 90}, {protocol: UDP, port: 53}, {protocol: UDP, port: 54}, {protocol: SCTP}]
+  - from: [{ipBlock: {cidr: "fd00::/8", except: ["fd00::1/128"]}}]
+  egress:
+  - to: [{podSelector: {matchExpressions: [{key: app, operator: Exists}]}}]
+    ports: [{protocol: UDP, port: 5000, endPort: 5000}]
+  log: true
+`),
+    );
+    const check = () => isola("policy", "check", "--network", "chk");
+    expect((await check()).out.trim()).toBe("ok");
+
+    // the table's last ingress rule turned from drop into accept, by hand
+    const listing = (await h.exec(["nft", "-a", "list", "chain", "inet", "isola-chk", "ingress_rules"])).out;
+    const lines = listing.split("\n").filter((l) => /# handle \d+$/.test(l) && !l.includes("chain "));
+    const handle = lines[lines.length - 1]!.match(/handle (\d+)$/)![1]!;
+    expect(lines[lines.length - 1]).toContain("drop");
+    expect((await h.exec(["nft", "replace", "rule", "inet", "isola-chk", "ingress_rules", "handle", handle, "accept"])).code).toBe(0);
+    const changed = await check();
+    expect({ code: changed.code, out: changed.out.trim() }).toEqual({ code: 1, out: `chk: chain ingress_rules rule ${lines.length}: expected [drop], found [accept]` });
+    // a base chain's policy
+    expect((await h.exec(["nft", "chain inet isola-chk output { policy drop; }"])).code).toBe(0);
+    expect((await check()).out).toContain("chk: chain output: expected type filter hook output priority 0 policy accept, found type filter hook output priority 0 policy drop");
+    await ok("policy", "sync", "--network", "chk");
+    expect((await check()).out.trim()).toBe("ok");
+    await ok("policy", "rm", "forms");
+    await ok("network", "rm", "chk");
+  }, 120_000);
 });
