@@ -9,6 +9,7 @@ import { containerIdProblem, ifNameProblem, macProblem } from "./attachment.ts";
 import { listCache } from "./cache.ts";
 import { netHost } from "./host.ts";
 import { parseAddr, parseCidr, prefixContains } from "./ip.ts";
+import { internalRemoveLines } from "./plugins/filter_ruleset.ts";
 import type { Driver, NetworkOptions } from "./network_plan.ts";
 import { hostRoutes, NetworkStore, type Network } from "./networks.ts";
 import { fnv64 } from "./plugins/bridge_plan.ts";
@@ -217,8 +218,11 @@ const SUBS: Record<string, Sub> = {
         if (cached.length && !f.force) throw new UsageError(`network "${name}" has ${cached.length} attachment(s) (${cached.map((c) => c.rec.containerId).join(", ")}); detach them or use --force`);
         await ctx.runtime.gc(net.list, []);
         const host = netHost();
-        const bridge = net.list.plugins.find((p) => p.type === "isola-bridge")?.bridge;
+        const bridgePlugin = net.list.plugins.find((p) => p.type === "isola-bridge");
+        const bridge = bridgePlugin?.bridge;
         if (typeof bridge === "string" && (await host.links()).has(bridge)) await host.apply([{ op: "link-del", dev: bridge }]);
+        if (typeof bridge === "string" && bridgePlugin?.internal === true)
+          for (const line of internalRemoveLines(bridge)) await host.nft(line + "\n").catch(() => undefined);
         if (net.meta?.nat)
           for (const s of net.meta.subnets) await host.nft(`delete element inet isola_nat masq${s.includes(":") ? 6 : 4} { ${s} }\n`).catch(() => undefined);
         await rm(`${ctx.root}/ipam/${net.name}`, { recursive: true, force: true });

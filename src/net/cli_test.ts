@@ -115,6 +115,56 @@ describe.skipIf(!root)("isola network in a test host", () => {
     await h.exec(["ip", "link", "del", "vext0"]);
   });
 
+  test("--internal: the host drops forwarded traffic to and from the bridge, even when a container routes itself out", async () => {
+    // an outside peer behind the test host's uplink, with routes back to both networks, so
+    // only the firewall can keep the internal network in
+    const ext = await h.container();
+    expect((await h.exec(["ip", "link", "add", "vext1", "type", "veth", "peer", "name", "eth0", "netns", ext.split("/").pop()!])).code).toBe(0);
+    await h.exec(["ip", "addr", "add", "192.168.201.1/24", "dev", "vext1"]);
+    await h.exec(["ip", "link", "set", "vext1", "up"]);
+    await h.exec(["ip", "addr", "add", "192.168.201.2/24", "dev", "eth0"], ext);
+    await h.exec(["ip", "link", "set", "eth0", "up"], ext);
+    for (const net of ["10.65.0.0/24", "10.66.0.0/24"]) expect((await h.exec(["ip", "route", "add", net, "via", "192.168.201.1"], ext)).code).toBe(0);
+    await h.backgroundReady(["sh", "-c", "busybox nc -ll -p 91 -e /bin/echo hello-from-uplink & echo ready; wait"], ext);
+    const tcp = async (netns: string, ip: string) => (await h.exec(["busybox", "nc", "-w", "1", ip, "91"], netns)).out.includes("hello-from-uplink");
+    const ping = async (netns: string, ip: string) => (await h.exec(["busybox", "ping", "-c", "1", "-W", "1", ip], netns)).code === 0;
+
+    expect((await isola("network", "create", "open", "--subnet", "10.66.0.0/24", "--bridge", "isolaopen0")).code).toBe(0);
+    expect((await isola("network", "create", "iso", "--subnet", "10.65.0.0/24", "--internal", "--bridge", "isolaiso0")).code).toBe(0);
+    const c = await h.container();
+    const b = await h.container();
+    const b2 = await h.container();
+    const rc = JSON.parse((await isola("network", "attach", c, "--network", "open", "--json")).out) as Result;
+    const rb = JSON.parse((await isola("network", "attach", b, "--network", "iso", "--json")).out) as Result;
+    const rb2 = JSON.parse((await isola("network", "attach", b2, "--network", "iso", "--json")).out) as Result;
+    const ipOf = (r: Result) => r.ips![0]!.address.split("/")[0]!;
+
+    // the control: a container on a network that is not internal reaches the uplink's peer
+    expect(await tcp(c, "192.168.201.2")).toBe(true);
+    // a container with CAP_NET_ADMIN gives itself the default route the network did not
+    expect((await h.exec(["ip", "route", "show", "default"], b)).out.trim()).toBe("");
+    expect((await h.exec(["ip", "route", "add", "default", "via", "10.65.0.1"], b)).code).toBe(0);
+    expect(await tcp(b, "192.168.201.2")).toBe(false);
+    expect(await ping(b, ipOf(rc))).toBe(false); // a peer on another network
+    expect(await ping(c, ipOf(rb))).toBe(false); // and the other way in
+    // traffic within the bridge, and to its gateway, stays
+    expect(await ping(b, ipOf(rb2))).toBe(true);
+    expect(await ping(b, "10.65.0.1")).toBe(true);
+    // CHECK reads the firewall back from the kernel
+    expect((await isola("network", "check", b, "--network", "iso")).out.trim()).toBe("ok");
+    expect((await h.exec(["nft", "delete", "element", "inet", "isola_filter", "internal", '{ "isolaiso0" }'])).code).toBe(0);
+    expect((await isola("network", "check", b, "--network", "iso")).err).toContain("isola-bridge: internal bridge isolaiso0 is not in set inet isola_filter internal");
+    // the next attachment (another process) puts it back
+    const b3 = await h.container();
+    expect((await isola("network", "attach", b3, "--network", "iso")).code).toBe(0);
+    expect((await isola("network", "check", b, "--network", "iso")).out.trim()).toBe("ok");
+
+    for (const [n, net] of [[c, "open"], [b, "iso"], [b2, "iso"], [b3, "iso"]] as const) expect((await isola("network", "detach", n, "--network", net)).code).toBe(0);
+    for (const net of ["open", "iso"]) expect((await isola("network", "rm", net)).code).toBe(0);
+    expect((await h.exec(["nft", "list", "table", "inet", "isola_filter"])).out).not.toContain("isolaiso0");
+    await h.exec(["ip", "link", "del", "vext1"]);
+  });
+
   test("usage errors name the flag", async () => {
     expect((await isola("network", "attach", "/x")).err).toContain("--network: missing");
     expect((await isola("network", "attach", "/x", "--network", "nope")).err).toContain('--network: no network named "nope"');

@@ -127,6 +127,7 @@ export function planNetwork(o: NetworkOptions, existing: readonly ExistingNetwor
     const bridge = o.bridge ?? bridgeNameFor(o.name);
     if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw configError("--bridge", `${JSON.stringify(bridge)} is not an interface name (expected 1-15 letters, digits, "_", "." or "-")`);
     const p: Record<string, unknown> = { type: "isola-bridge", bridge, isGateway: true, isDefaultGateway: !internal, ipMasq: nat, hairpinMode: true, capabilities: { ips: true, mac: true }, ipam };
+    if (internal) p.internal = true; // the host's firewall keeps it in, whatever routes a container adds
     if (o.mtu) p.mtu = o.mtu;
     plugins.push(p);
     if (!internal) plugins.push({ type: "isola-portmap", capabilities: { portMappings: true } });

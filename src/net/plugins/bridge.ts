@@ -12,6 +12,7 @@ import type { IpConfig, PluginConf, Result } from "../types.ts";
 import { SUPPORTED_VERSIONS } from "../version.ts";
 import { bridgeOps, containerOps, fnv64, hostOps, hostVethName, macFrom, subnetsOf, type BridgeConf } from "./bridge_plan.ts";
 import * as nat from "./nat_ruleset.ts";
+import { FILTER_TABLE, filterBase, internalLines, listsInternal } from "./filter_ruleset.ts";
 import { renderElemOps } from "../netlink/nft_encode.ts";
 
 export const DEFAULT_BRIDGE = "isola0";
@@ -33,6 +34,10 @@ export function bridgeConf(c: PluginConf): BridgeConf {
     ipMasq: bool("ipMasq", false),
     hairpinMode: bool("hairpinMode", true),
   };
+  if (bool("internal", false)) {
+    if (conf.ipMasq) throw configError("internal", "true conflicts with ipMasq: true (an internal network has no way out to masquerade)");
+    conf.internal = true;
+  }
   if (c.mtu !== undefined) {
     if (!Number.isInteger(c.mtu) || (c.mtu as number) < 68) throw configError("mtu", `${JSON.stringify(c.mtu)} is not an MTU (expected an integer 68-65535)`);
     conf.mtu = c.mtu as number;
@@ -68,11 +73,31 @@ async function linkPresent(host: NetHost, name: string): Promise<boolean> {
   return ((await host.ipJson(["link", "show", "dev", name]).catch(() => [])) as unknown[]).length > 0;
 }
 
+// Internal bridges whose firewall elements this process has applied.
+const sealed = new Map<string, Promise<void>>();
+
+/** Applies an internal bridge's firewall (idempotent); `again` even if this process did already. */
+function seal(host: NetHost, bridge: string, again: boolean): Promise<void> {
+  let p = again ? undefined : sealed.get(bridge);
+  if (!p) {
+    p = host.nft([...filterBase(), ...internalLines(bridge)].join("\n") + "\n");
+    sealed.set(bridge, p);
+    p.catch(() => sealed.delete(bridge));
+  }
+  return p;
+}
+
 async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpConfig[]): Promise<void> {
-  if ((await host.links()).has(conf.bridge)) return;
+  if ((await host.links()).has(conf.bridge)) {
+    // once per process also for a bridge that exists: it may predate its firewall
+    if (conf.internal) await seal(host, conf.bridge, false);
+    return;
+  }
   let p = ensuring.get(conf.bridge);
   if (!p) {
     p = (async () => {
+      // fail-closed: an internal bridge's firewall is in place before the bridge exists
+      if (conf.internal) await seal(host, conf.bridge, true);
       // -force: another process may have created it meanwhile; the lines are idempotent.
       const ops = bridgeOps(conf, ips, bridgeMac(conf.bridge));
       await host.apply(ops, { force: true }).catch(() => undefined);
@@ -198,6 +223,8 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       for (const ip of prev.ips ?? []) {
         if (!have.has(ip.address)) throw new CniError(ErrorCode.io, `isola-bridge: ${call.ifName} in ${call.netns} lacks address ${ip.address}`);
       }
+      if (conf.internal && !listsInternal(await host.nftList(["set", "inet", FILTER_TABLE, "internal"]).catch(() => ""), conf.bridge))
+        throw new CniError(ErrorCode.io, `isola-bridge: internal bridge ${conf.bridge} is not in set inet ${FILTER_TABLE} internal (the host would forward its traffic)`);
     },
 
     /**

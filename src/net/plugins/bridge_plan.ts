@@ -13,6 +13,8 @@ export interface BridgeConf {
   isDefaultGateway: boolean;
   ipMasq: boolean;
   hairpinMode: boolean;
+  /** the host forwards nothing between this bridge and other interfaces (filter_ruleset.ts) */
+  internal?: boolean;
 }
 
 export interface VethPlan {

@@ -5,6 +5,8 @@ import { bridgeOps, containerOps, hostOps, hostVethName, type BridgeConf } from 
 import { renderElemOps, encodeElemBatch } from "../netlink/nft_encode.ts";
 import { listedElement, masqLines, natBase, ownedElements, ownerTag, publishOps, unpublishOps } from "./nat_ruleset.ts";
 import { portRules } from "./portmap.ts";
+import { bridgeConf } from "./bridge.ts";
+import { filterBase, internalLines, internalRemoveLines, listsInternal } from "./filter_ruleset.ts";
 
 const conf: BridgeConf = { bridge: "isola0", mtu: 1400, isGateway: true, isDefaultGateway: true, ipMasq: true, hairpinMode: true };
 const ips = [
@@ -103,6 +105,27 @@ test("DEL without prevResult: the attachment's elements are found by their comme
     { kind: "expire", table: "isola_nat", set: "hostports6", key: [{ ip: "fd00::1" }, { proto: "sctp" }, { port: 7000 }], data: [{ ip: "fd88::5" }, { port: 70 }] },
   ]);
   expect(ownedElements({}, owner)).toEqual([]);
+});
+
+test("internal networks: the filter table, and a bridge as two set elements", () => {
+  expect(filterBase()).toEqual([
+    "add table inet isola_filter",
+    "add set inet isola_filter internal { type ifname; }",
+    "add set inet isola_filter internal_self { type ifname . ifname; }",
+    "add chain inet isola_filter forward { type filter hook forward priority filter; policy accept; }",
+    "flush chain inet isola_filter forward",
+    "add rule inet isola_filter forward iifname @internal iifname . oifname != @internal_self drop",
+    "add rule inet isola_filter forward oifname @internal iifname . oifname != @internal_self drop",
+  ]);
+  expect(internalLines("isbr1")).toEqual(['add element inet isola_filter internal { "isbr1" }', 'add element inet isola_filter internal_self { "isbr1" . "isbr1" }']);
+  expect(internalRemoveLines("isbr1")).toEqual(['delete element inet isola_filter internal { "isbr1" }', 'delete element inet isola_filter internal_self { "isbr1" . "isbr1" }']);
+  const listed = 'table inet isola_filter {\n\tset internal {\n\t\ttype ifname\n\t\telements = { "isbr1",\n\t\t\t     "isbr2" }\n\t}\n}';
+  expect(listsInternal(listed, "isbr2")).toBe(true);
+  expect(listsInternal(listed, "isbr")).toBe(false);
+  expect(bridgeConf({ type: "isola-bridge", internal: true }).internal).toBe(true);
+  expect(bridgeConf({ type: "isola-bridge" }).internal).toBeUndefined();
+  expect(() => bridgeConf({ type: "isola-bridge", internal: true, ipMasq: true })).toThrow("internal: true conflicts with ipMasq: true");
+  expect(() => bridgeConf({ type: "isola-bridge", internal: "yes" })).toThrow('internal: expected true or false, found "yes"');
 });
 
 test("bad port mappings name the field", () => {
