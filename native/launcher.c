@@ -1602,6 +1602,16 @@ static void run_step(const struct step *st)
 		fd_slots[i] = fd;
 		break;
 	}
+	case STEP_SETATTR_IN_ROOT: {
+		int fd = resolve_in_root(S(st, 0), S(st, 1), CREATE_NONE);
+		struct mount_attr attr = { 0 };
+		attr.attr_set = (uint64_t)N(st, 2);
+		attr.attr_clr = (uint64_t)N(st, 3);
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+			fail(errno, "recursive mount options on %s (mount_setattr)", S(st, 1));
+		close(fd);
+		break;
+	}
 	case STEP_IDMAP_TREE: {
 		struct mount_attr attr = { 0 };
 		attr.attr_set = MOUNT_ATTR_IDMAP;

@@ -77,7 +77,8 @@
 #define STEP_SETNS_DEFER 63 /* path, nstype */
 #define STEP_EXEC_FIFO_RELEASE 64 /* no arguments */
 #define STEP_HOOK_STATE 65 /* index */
-#define STEP_MAX 65
+#define STEP_SETATTR_IN_ROOT 66 /* root, dest, attrSet, attrClr */
+#define STEP_MAX 66
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -145,6 +146,7 @@ static const char *const step_names[] = {
   [63] = "SETNS_DEFER",
   [64] = "EXEC_FIFO_RELEASE",
   [65] = "HOOK_STATE",
+  [66] = "SETATTR_IN_ROOT",
 };
 
 #define ARG_INT 0

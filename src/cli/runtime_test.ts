@@ -38,6 +38,13 @@ describe("command line", () => {
     expect(f.linux.namespaces).toEqual(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
     expect(f.linux.capabilities).toContain("CAP_SYS_ADMIN");
     expect(f.mountOptions).toContain("rbind");
+    // every option listed is one the runtime acts on, none is passed on as filesystem data
+    const { parseMountOptions } = require("../plan/mountopts.ts") as typeof import("../plan/mountopts.ts");
+    for (const o of f.mountOptions as string[]) expect([o, parseMountOptions([o], "bind").data]).toEqual([o, ""]);
+    for (const o of ["rro", "rnosuid", "rnoatime", "rsymfollow", "tmpcopyup", "idmap", "ridmap"]) expect(f.mountOptions).toContain(o);
+    expect(f.linux.cgroup.rdma).toBe(true);
+    // the kernel's Landlock ABI version (0 without Landlock); security_test.ts enforces a policy with it
+    expect(f.annotations["org.isola.landlock.abi"]).toMatch(/^\d+$/);
     expect(f.hooks).toContain("createContainer");
     expect(f.linux.seccomp.enabled).toBe(true);
   });

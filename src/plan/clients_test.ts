@@ -22,7 +22,7 @@ describe("tmpcopyup", () => {
     const p = parseMountOptions(["rw", "nosuid", "tmpcopyup"], "tmpfs");
     expect(p.copyUp).toBe(true);
     expect(p.data).toBe("");
-    expect(p.unsupported).toEqual([]);
+    expect(p.recAttrSet).toBe(0);
   });
 
   test("a tmpfs with it mounts through MOUNT_COPYUP_IN_ROOT; other types ignore it (as runc)", () => {

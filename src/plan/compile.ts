@@ -481,8 +481,6 @@ interface NsContext {
 function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions, ns: NsContext) {
   const dest = containerPath(m.destination);
   const parsed = parseMountOptions(m.options, m.type);
-  if (parsed.unsupported.length)
-    throw new PlanError(`${origin}.options`, `${parsed.unsupported.map((o) => JSON.stringify(o)).join(", ")} not supported by this runtime yet`);
   if (!parsed.bind && (parsed.idmap || m.uidMappings || m.gidMappings))
     throw new PlanError(`${origin}.options`, "idmapped mounts are supported for bind mounts only (add \"rbind\" or \"bind\")");
   if (m.type === "mqueue" && ns.foreignIpc)
@@ -493,6 +491,8 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   const root = opts.rootfs;
   const propagate = () => {
     for (const p of parsed.propagation) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, p, ""], origin);
+    // the recursive options last, as runc applies them: to this mount and every one below it
+    if (parsed.recAttrSet || parsed.recAttrClr) b.add("INIT", "SETATTR_IN_ROOT", [root, dest, parsed.recAttrSet, parsed.recAttrClr], origin);
   };
 
   if (parsed.bind) {

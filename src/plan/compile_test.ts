@@ -82,9 +82,20 @@ describe("compilePlan", () => {
     const t = defaultSpec();
     t.linux!.namespaces = t.linux!.namespaces!.filter((n) => n.type !== "mount");
     expect(() => compilePlan(t, opts())).toThrow(/linux.namespaces: a new mount namespace is required/);
-    const u = defaultSpec();
-    u.mounts!.push({ destination: "/y", type: "tmpfs", source: "tmpfs", options: ["rro"] });
-    expect(() => compilePlan(u, opts())).toThrow(/mounts\[7\].options: "rro" not supported/);
+  });
+
+  test("recursive mount options (runc's rro, rnosuid, rnoatime, ...) become one mount_setattr after the mount and its propagation", () => {
+    const s = defaultSpec();
+    s.mounts!.push({ destination: "/y", type: "bind", source: "/host/data", options: ["rbind", "rslave", "rro", "rnosuid", "rnoatime", "rrw", "rro", "rnosymfollow"] });
+    const steps = compilePlan(s, opts()).sections.INIT.filter((st) => st.origin === "mounts[7]");
+    expect(steps.map((st) => st.step)).toEqual(["MOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "SETATTR_IN_ROOT"]);
+    // set: rdonly | nosuid | noatime | nosymfollow; clear: the atime mask
+    expect(steps[2]!.args.slice(2)).toEqual([0x1 | 0x2 | 0x10 | 0x200000, 0x70]);
+    const t = defaultSpec();
+    t.mounts!.push({ destination: "/z", type: "tmpfs", source: "tmpfs", options: ["rnoexec", "rexec", "rdev"] });
+    const last = compilePlan(t, opts()).sections.INIT.filter((st) => st.origin === "mounts[7]").at(-1)!;
+    expect(last.step).toBe("SETATTR_IN_ROOT");
+    expect(last.args.slice(2)).toEqual([0, 0x8 | 0x4]);
   });
 
   test("ambient capabilities are raised only when permitted and inheritable", () => {

@@ -69,8 +69,46 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
-/** Options that only make sense with mount_setattr / idmapping (handled elsewhere or refused). */
-const UNSUPPORTED = new Set(["rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec"]);
+/** mount_setattr(2)'s MOUNT_ATTR_* bits. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  /** the atime mode's mask: clear it to set one of the three below */
+  ATIME: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  NOSYMFOLLOW: 0x200000,
+} as const;
+
+/**
+ * runc's recursive options, applied to the mount and every mount below it with
+ * mount_setattr(AT_RECURSIVE) after the mount: option → [set, clear]. An atime mode is set by
+ * clearing the whole atime mask first, as the kernel requires.
+ */
+const RECURSIVE_OPTIONS: Record<string, [number, number]> = {
+  rro: [MOUNT_ATTR.RDONLY, 0],
+  rrw: [0, MOUNT_ATTR.RDONLY],
+  rnosuid: [MOUNT_ATTR.NOSUID, 0],
+  rsuid: [0, MOUNT_ATTR.NOSUID],
+  rnodev: [MOUNT_ATTR.NODEV, 0],
+  rdev: [0, MOUNT_ATTR.NODEV],
+  rnoexec: [MOUNT_ATTR.NOEXEC, 0],
+  rexec: [0, MOUNT_ATTR.NOEXEC],
+  rnodiratime: [MOUNT_ATTR.NODIRATIME, 0],
+  rdiratime: [0, MOUNT_ATTR.NODIRATIME],
+  rrelatime: [MOUNT_ATTR.RELATIME, MOUNT_ATTR.ATIME],
+  rnorelatime: [0, MOUNT_ATTR.ATIME],
+  rnoatime: [MOUNT_ATTR.NOATIME, MOUNT_ATTR.ATIME],
+  ratime: [0, MOUNT_ATTR.ATIME],
+  rstrictatime: [MOUNT_ATTR.STRICTATIME, MOUNT_ATTR.ATIME],
+  rnostrictatime: [0, MOUNT_ATTR.ATIME],
+  rnosymfollow: [MOUNT_ATTR.NOSYMFOLLOW, 0],
+  rsymfollow: [0, MOUNT_ATTR.NOSYMFOLLOW],
+};
 
 export interface ParsedMountOptions {
   flags: number;
@@ -81,13 +119,25 @@ export interface ParsedMountOptions {
   bind: boolean;
   /** the options the kernel needs a bind remount for (ro, nosuid, ...) */
   remountFlags: number;
-  unsupported: string[];
   /** "idmap"/"ridmap": an idmapped bind mount; ridmap idmaps the submounts too */
   idmap: boolean;
   recursiveIdmap: boolean;
   /** "tmpcopyup": a tmpfs starts with a copy of what its destination held (runc; ignored for other types) */
   copyUp: boolean;
+  /** MOUNT_ATTR_* bits the recursive options (rro, rnosuid, rnoatime, ...) set and clear */
+  recAttrSet: number;
+  recAttrClr: number;
 }
+
+/** Every option the parser acts on itself (not passed on as filesystem data): `features` lists these. */
+export const MOUNT_OPTION_NAMES: readonly string[] = [
+  ...Object.keys(FLAG_OPTIONS),
+  ...Object.keys(PROPAGATION_OPTIONS),
+  ...Object.keys(RECURSIVE_OPTIONS),
+  "idmap",
+  "ridmap",
+  "tmpcopyup",
+].sort();
 
 export function propagationFlags(name: string): number | undefined {
   return PROPAGATION_OPTIONS[name];
@@ -97,11 +147,19 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
-  const unsupported: string[] = [];
   let idmap = false;
   let recursiveIdmap = false;
   let copyUp = false;
+  let recAttrSet = 0;
+  let recAttrClr = 0;
   for (const opt of options ?? []) {
+    const rec = RECURSIVE_OPTIONS[opt];
+    if (rec) {
+      // a later option wins over an earlier one for the same bits
+      recAttrSet = (recAttrSet & ~rec[1] & ~rec[0]) | rec[0];
+      recAttrClr = (recAttrClr & ~rec[0]) | rec[1];
+      continue;
+    }
     if (opt === "tmpcopyup") {
       copyUp = true;
       continue;
@@ -121,14 +179,10 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
       propagation.push(prop);
       continue;
     }
-    if (UNSUPPORTED.has(opt)) {
-      unsupported.push(opt);
-      continue;
-    }
     data.push(opt);
   }
   const bind = (flags & MS.BIND) !== 0 || type === "bind";
   if (type === "bind") flags |= MS.BIND;
   const remountFlags = bind ? flags & ~(MS.BIND | MS.REC | MS.REMOUNT) : 0;
-  return { flags, propagation, data: data.join(","), bind, remountFlags, unsupported, idmap, recursiveIdmap, copyUp };
+  return { flags, propagation, data: data.join(","), bind, remountFlags, idmap, recursiveIdmap, copyUp, recAttrSet, recAttrClr };
 }

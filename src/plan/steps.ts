@@ -158,6 +158,8 @@ export const Step = {
   EXEC_FIFO_RELEASE: 64,
   /** the following hooks get this part of the last sync reply (its states are NUL-separated) on stdin (index) */
   HOOK_STATE: 65,
+  /** mount_setattr(AT_RECURSIVE) on a destination resolved inside root: the recursive mount options (root, dest, attrSet, attrClr) */
+  SETATTR_IN_ROOT: 66,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -228,6 +230,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   SETNS_DEFER: ["path", "nstype"],
   EXEC_FIFO_RELEASE: [],
   HOOK_STATE: ["index"],
+  SETATTR_IN_ROOT: ["root", "dest", "attrSet", "attrClr"],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

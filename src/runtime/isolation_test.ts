@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { hostMountsUnder, isRoot, Runtime, uniqueId, withDetached } from "../../test/harness.ts";
+import { hostMountsUnder, isRoot, runCaptured, Runtime, uniqueId, withDetached } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const rt = new Runtime();
@@ -100,8 +100,16 @@ describe.skipIf(!isRoot)("isolation", () => {
   });
 
   test("no host supplementary groups leak in when additionalGids is empty", () => {
-    const r = inside("grep ^Groups /proc/self/status");
-    expect(r.out).toBe("Groups:");
+    // the runtime runs with supplementary groups of its own (control: they are there outside)
+    const id = uniqueId("iso");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sh", "-c", "grep ^Groups /proc/self/status"];
+    writeSpec(bundle, spec);
+    const control = Bun.spawnSync(["setpriv", "--groups=4242,4243", "--", "grep", "^Groups", "/proc/self/status"]).stdout.toString().trim();
+    expect(control).toBe("Groups:\t4242 4243");
+    const r = runCaptured(["setpriv", "--groups=4242,4243", "--", ...rt.argv(["run", "-b", bundle, id])], `${rt.root}.groups`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("Groups:");
   });
 
   test("rlimits and oomScoreAdj are applied", () => {
@@ -167,10 +175,54 @@ describe.skipIf(!isRoot)("isolation", () => {
   });
 
   test("masked paths are unreadable, read-only paths unwritable, root read-only", () => {
-    const r = inside(
-      "cat /proc/kcore 2>/dev/null | wc -c; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo ro-sys; touch /newfile 2>/dev/null || echo ro-root",
-    );
-    expect(r.out.split("\n")).toEqual(["0", "0", "ro-sys", "ro-root"]);
+    // each probe works in a container without the masks (the control), so only they stop it:
+    // /proc/timer_list is readable by root, net.core.somaxconn is writable by root in its own
+    // network namespace (the container's: never the host's)
+    const probes = "cat /proc/timer_list 2>/dev/null | wc -c; ls /sys/firmware | wc -l; echo 128 2>&1 > /proc/sys/net/core/somaxconn && echo wrote-sys; touch /newfile 2>&1 && echo wrote-root";
+    const ownNet = (s: Spec) => expect(s.linux!.namespaces!.some((n) => n.type === "network" && !n.path)).toBe(true);
+    const boxed = inside(probes, ownNet);
+    const lines = boxed.out.split("\n");
+    expect(lines[0]).toBe("0");
+    expect(lines[1]).toBe("0");
+    expect(lines[2]).toMatch(/somaxconn: Read-only file system/);
+    expect(lines[3]).toMatch(/newfile: Read-only file system/);
+    const open = inside(probes, (s) => {
+      ownNet(s);
+      s.linux!.maskedPaths = [];
+      s.linux!.readonlyPaths = [];
+      s.root!.readonly = false;
+      s.mounts = s.mounts!.filter((m) => m.destination !== "/sys");
+      s.mounts.push({ destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev"] });
+    });
+    const ctl = open.out.split("\n");
+    expect(Number(ctl[0])).toBeGreaterThan(0);
+    expect(Number(ctl[1])).toBeGreaterThan(0);
+    expect(ctl.slice(2)).toEqual(["wrote-sys", "wrote-root"]);
+    fs.rmSync(path.join(bundle, "rootfs", "newfile"), { force: true });
+  });
+
+  test("recursive mount options (rro, rnosuid, rnoatime) reach the mounts below a bind; plain ro only the top one (runc)", () => {
+    const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "isola-rec-"));
+    fs.mkdirSync(path.join(hostDir, "sub"));
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "isola-rec", path.join(hostDir, "sub")]).exitCode).toBe(0);
+    try {
+      const r = inside(
+        "touch /plain/sub/a 2>&1 && echo plain-sub-writable; touch /rec/sub/b 2>&1; grep -E ' /rec(/sub)? ' /proc/self/mountinfo | cut -d' ' -f5,6",
+        (s) => {
+          s.mounts!.push(
+            { destination: "/plain", type: "bind", source: hostDir, options: ["rbind", "ro"] },
+            { destination: "/rec", type: "bind", source: hostDir, options: ["rbind", "rro", "rnosuid", "rnoatime"] },
+          );
+        },
+      );
+      const lines = r.out.split("\n");
+      expect(lines[0]).toBe("plain-sub-writable");
+      expect(lines[1]).toMatch(/b: Read-only file system/);
+      expect(lines.slice(2).sort()).toEqual(["/rec ro,nosuid,noatime", "/rec/sub ro,nosuid,noatime"]);
+    } finally {
+      Bun.spawnSync(["umount", path.join(hostDir, "sub")]);
+      fs.rmSync(hostDir, { recursive: true, force: true });
+    }
   });
 
   test("devices: defaults and linux.devices with mode and owner; /dev symlinks", () => {
