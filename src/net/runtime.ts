@@ -13,11 +13,11 @@ import type { Attachment, Command, NetConfList, PluginConf, Result, RuntimeConfi
 import { atLeast, compareVersions, CURRENT_VERSION, requireVersion } from "./version.ts";
 
 export const DEFAULT_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
+export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 /** How the runtime's API names an attachment's fields in errors. */
 const API_FIELDS = { containerId: "containerId", ifName: "ifName" };
 /** How a plugin call names them (the CNI environment). */
 const ENV_FIELDS = { containerId: "CNI_CONTAINERID", ifName: "CNI_IFNAME" };
-export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 
 export interface RuntimeOptions {
   /** where plugin executables are looked up, in order */
