@@ -187,12 +187,7 @@ const COMMANDS: Record<string, Command> = {
     async run() {
       const { features } = await import("../oci/features.ts");
       const { landlockAbi } = await import("../runtime/launch.ts");
-      const seccomp = {
-        actions: ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-        operators: ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-        archs: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
-        flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-      };
+      const seccomp = await (await import("../runtime/seccomp.ts")).seccompFeatures(); // supportedFlags: asked of the kernel
       writeOut(JSON.stringify(features({ cgroupV1: true, cgroupV2: true, seccomp, landlockAbi: landlockAbi() }), null, "    ") + "\n");
     },
   },

@@ -6,6 +6,7 @@ import type { CompiledSeccomp, SeccompCache, SeccompStore } from "../seccomp/mod
 import { ConfigError } from "../oci/validate.ts";
 import type { SeccompPlan } from "../plan/compile.ts";
 import type { State } from "../oci/types.ts";
+import { kernelSeccompFlags } from "./seccomp_probe.ts";
 import { OCI_VERSION } from "./state.ts";
 
 function cacheDir(): string {
@@ -36,17 +37,32 @@ const diskStore: SeccompStore = {
 
 let cache: SeccompCache | undefined;
 
+/** Whether a profile's flags matter to the kernel: it lists some, or a rule notifies (NEW_LISTENER). */
+function asksForFlags(profile: unknown): boolean {
+  if (!profile || typeof profile !== "object") return false;
+  const p = profile as { flags?: unknown; syscalls?: unknown };
+  if (Array.isArray(p.flags) && p.flags.length > 0) return true;
+  return Array.isArray(p.syscalls) && p.syscalls.some((r) => (r as { action?: unknown } | null)?.action === "SCMP_ACT_NOTIFY");
+}
+
 /**
  * The compiled filter for linux.seccomp, or undefined when the config has none; throws
- * ConfigError naming the rule. The compiler and its syscall tables load only when needed.
+ * ConfigError naming the rule, or the flag this kernel lacks (`probeFlags`: the kernel's
+ * SECCOMP_FILTER_FLAG_* bits, asked only for profiles that use flags). The compiler and
+ * its syscall tables load only when needed.
  */
-export async function compileContainerSeccomp(profile: unknown, warn: (msg: string) => void): Promise<CompiledSeccomp | undefined> {
+export async function compileContainerSeccomp(
+  profile: unknown,
+  warn: (msg: string) => void,
+  probeFlags: () => number | undefined = kernelSeccompFlags,
+): Promise<CompiledSeccomp | undefined> {
   if (profile === undefined) return undefined;
   const { SeccompCache, SeccompConfigError, SUPPLEMENT_KERNEL } = await import("../seccomp/mod.ts");
   cache ??= new SeccompCache(diskStore);
+  const kernelFlags = asksForFlags(profile) ? probeFlags() : undefined;
   let compiled: CompiledSeccomp;
   try {
-    compiled = cache.compile(profile, { nativeArch: process.arch });
+    compiled = cache.compile(profile, { nativeArch: process.arch, ...(kernelFlags !== undefined ? { kernelFlags } : {}) });
   } catch (e) {
     if (e instanceof SeccompConfigError) throw new ConfigError([...e.errors]);
     throw e;
@@ -68,4 +84,23 @@ export function seccompPlan(compiled: CompiledSeccomp | undefined): SeccompPlan 
 export function listenerState(compiled: CompiledSeccomp | undefined, pid: number, state: State): string {
   const metadata = compiled?.notify?.listenerMetadata ?? "";
   return JSON.stringify({ ociVersion: OCI_VERSION, fds: ["seccompFd"], pid, ...(metadata ? { metadata } : {}), state });
+}
+
+/**
+ * The `linux.seccomp` part of `features`: what the compiler knows, and of the flags, those
+ * this kernel accepts (TSYNC always: the launcher is single-threaded and drops it).
+ */
+export async function seccompFeatures(probeFlags: () => number | undefined = kernelSeccompFlags): Promise<{
+  actions: string[]; operators: string[]; archs: string[]; flags: string[]; supportedFlags: string[];
+}> {
+  const { ACTIONS, ARCHES, FILTER_FLAG_TSYNC, FLAGS, OPERATORS } = await import("../seccomp/mod.ts");
+  const kernel = probeFlags() ?? 0;
+  const flags = Object.keys(FLAGS).sort();
+  return {
+    actions: Object.keys(ACTIONS).sort(),
+    operators: [...OPERATORS].sort(),
+    archs: Object.keys(ARCHES).sort(),
+    flags,
+    supportedFlags: flags.filter((f) => FLAGS[f] === FILTER_FLAG_TSYNC || ((FLAGS[f] as number) & kernel) !== 0),
+  };
 }

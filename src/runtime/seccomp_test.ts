@@ -5,7 +5,10 @@ import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
 import { isRoot, REPO, Runtime, uniqueId } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 import { resolveMobyProfile } from "../seccomp/mod.ts";
-import { compileContainerSeccomp } from "./seccomp.ts";
+import { features } from "../oci/features.ts";
+import { ConfigError } from "../oci/validate.ts";
+import { compileContainerSeccomp, seccompFeatures } from "./seccomp.ts";
+import { kernelSeccompFlags } from "./seccomp_probe.ts";
 
 const rt = new Runtime();
 let bundle = "";
@@ -46,6 +49,44 @@ test("names isola's tables do not know are ignored with a warning that says whos
   const c = await compileContainerSeccomp({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["getppid", "cachestat", "no_such_call"], action: "SCMP_ACT_ALLOW" }] }, (m) => warnings.push(m));
   expect(c?.unknownNames).toEqual(["no_such_call"]);
   expect(warnings).toEqual(["linux.seccomp: syscalls isola's syscall tables do not know (misspelt, or newer than Linux 6.18) are ignored: no_such_call"]);
+});
+
+describe("the kernel's seccomp flags", () => {
+  const LOG = 2, SPEC_ALLOW = 4, NEW_LISTENER = 8;
+  const flagged = { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"] };
+
+  test("a flag the kernel lacks is refused at create, naming linux.seccomp.flags[i]", async () => {
+    const err = await compileContainerSeccomp(flagged, () => {}, () => LOG | NEW_LISTENER).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(String(err)).toContain("linux.seccomp.flags[1]: this kernel does not support SECCOMP_FILTER_FLAG_SPEC_ALLOW");
+    expect((await compileContainerSeccomp(flagged, () => {}, () => LOG | SPEC_ALLOW))?.flags).toBe(LOG | SPEC_ALLOW);
+  });
+
+  test("a notifying rule needs NEW_LISTENER; profiles without flags or notify do not ask the kernel", async () => {
+    const notify = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/l.sock", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }, { names: ["mkdir"], action: "SCMP_ACT_NOTIFY" }] };
+    const err = await compileContainerSeccomp(notify, () => {}, () => LOG).catch((e: unknown) => e);
+    expect(String(err)).toContain("linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY needs SECCOMP_FILTER_FLAG_NEW_LISTENER");
+    let asked = 0;
+    await compileContainerSeccomp({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }] }, () => {}, () => (asked++, 0));
+    expect(asked).toBe(0);
+    await compileContainerSeccomp(notify, () => {}, () => (asked++, NEW_LISTENER));
+    expect(asked).toBe(1);
+  });
+
+  test("features reports the flags isola knows and, as supportedFlags, those the kernel accepts", async () => {
+    const f = await seccompFeatures(() => LOG);
+    expect(f.flags).toEqual(["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]);
+    expect(f.supportedFlags).toEqual(["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"]);
+    expect(f.archs).toContain("SCMP_ARCH_ARM");
+    const doc = features({ cgroupV1: true, cgroupV2: true, seccomp: f }) as { linux: { seccomp: Record<string, unknown> } };
+    expect(doc.linux.seccomp.knownFlags).toEqual(f.flags);
+    expect(doc.linux.seccomp.supportedFlags).toEqual(["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"]);
+    // The command asks this kernel.
+    const kernel = kernelSeccompFlags() ?? 0;
+    const cli = JSON.parse(rt.run(["features"]).stdout).linux.seccomp;
+    expect(cli.supportedFlags).toEqual((await seccompFeatures(() => kernel)).supportedFlags);
+    expect(cli.knownFlags).toEqual(f.flags);
+  });
 });
 
 describe.skipIf(!isRoot)("seccomp", () => {
@@ -102,6 +143,13 @@ describe.skipIf(!isRoot)("seccomp", () => {
     expect(control[2]?.[0]).toBeGreaterThanOrEqual(0);
     const r = run(`/bin/sysprobe - ${calls}`, mobyProfile());
     expect(answers(r.stdout)).toEqual([[-1, 38], [-1, 38], [-1, 1]]);
+  });
+
+  test("flags the kernel accepts reach seccomp(2): a profile with LOG and SPEC_ALLOW runs filtered", () => {
+    const r = run("mkdir /tmp/z 2>&1; grep -E '^Seccomp:' /proc/self/status | tr -s '\\t' ' '", { ...denyMkdir, flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"] });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("Operation not permitted");
+    expect(r.stdout).toContain("Seccomp: 2");
   });
 
   test("a malformed profile is refused before anything is created, naming the rule", () => {

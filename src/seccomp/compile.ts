@@ -6,7 +6,7 @@
 import { ARCH_FAMILY, ARCHES, type ArchInfo, nativeArchName, X86_IPC, X86_SOCKETCALL } from "./arch.ts";
 import {
   encodeProgram, FILTER_FLAG_NEW_LISTENER, FILTER_FLAG_TSYNC, type Insn, RET_ACTION_FULL, RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS,
-  RET_LOG, RET_TRACE, retPrecedence,
+  RET_LOG, RET_TRACE, RET_USER_NOTIF, retPrecedence,
 } from "./bpf.ts";
 import { type CondRule, generateProgram, type Leaf, leafKey, type Segment, type TokenSection, type WordCond } from "./codegen.ts";
 import { type Profile, type ProfileRule, parseProfile, SeccompConfigError } from "./profile.ts";
@@ -130,7 +130,13 @@ function plan_(raw: unknown, opts: CompileOptions, errors: string[]): Plan | und
     }
     flags |= f.bit;
   }
-  if (profile.usesNotify) flags |= FILTER_FLAG_NEW_LISTENER;
+  if (profile.usesNotify) {
+    if (opts.kernelFlags !== undefined && (opts.kernelFlags & FILTER_FLAG_NEW_LISTENER) === 0) {
+      const first = profile.rules.find((r) => (r.ret & RET_ACTION_FULL) >>> 0 === RET_USER_NOTIF);
+      errors.push(`${P}.syscalls[${first?.origin ?? 0}].action: SCMP_ACT_NOTIFY needs SECCOMP_FILTER_FLAG_NEW_LISTENER, which this kernel does not support`);
+    }
+    flags |= FILTER_FLAG_NEW_LISTENER;
+  }
 
   // Resolve names per ABI.
   const known = new Set<string>();
