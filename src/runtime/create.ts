@@ -144,6 +144,8 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
     throw new ConfigError(["--console-socket: given, but process.terminal is false (no terminal to send)"]);
   const resourceErrors = resourceProblems(spec);
   if (resourceErrors.length) throw new ConfigError(resourceErrors);
+  const joinedMapErrors = joinedUsernsMapProblems(spec);
+  if (joinedMapErrors.length) throw new ConfigError(joinedMapErrors);
   const seccomp = await compileContainerSeccomp(spec.linux?.seccomp, warn);
   const securityErrors: string[] = lsmProblems(spec.process, spec.linux);
   const landlock = landlockOfSpec(spec, securityErrors);
@@ -234,6 +236,43 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
     if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
     throw e;
   }
+}
+
+/**
+ * A user namespace joined by path comes with its own maps; mappings in the config as well (a
+ * pod's next member, as containerd writes them) must be those maps, as runc 1.2 checks: they
+ * can't be applied to a namespace that exists, so a difference is refused rather than ignored.
+ */
+function joinedUsernsMapProblems(spec: Spec): string[] {
+  const user = spec.linux?.namespaces?.find((n) => n.type === "user");
+  if (!user?.path || (spec.linux?.uidMappings === undefined && spec.linux?.gidMappings === undefined)) return [];
+  let maps: { uid: string; gid: string };
+  const owner = /^\/proc\/(\d+)\/ns\/user$/.exec(user.path);
+  try {
+    if (owner) {
+      maps = { uid: fs.readFileSync(`/proc/${owner[1]}/uid_map`, "utf8"), gid: fs.readFileSync(`/proc/${owner[1]}/gid_map`, "utf8") };
+    } else {
+      const r = Bun.spawnSync(["nsenter", `--user=${user.path}`, "--", "cat", "/proc/self/uid_map", "/proc/self/gid_map"], { stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(r.stderr.toString().trim());
+      const lines = r.stdout.toString().trim().split("\n");
+      const half = lines.length / 2;
+      maps = { uid: lines.slice(0, half).join("\n"), gid: lines.slice(half).join("\n") };
+    }
+  } catch (e) {
+    return [`linux.namespaces: cannot read the maps of the user namespace at ${user.path}: ${(e as Error).message}`];
+  }
+  const parse = (text: string) =>
+    text.trim().split("\n").filter((l) => l.trim() !== "").map((l) => l.trim().split(/\s+/).map(Number)).map(([c, h, n]) => `${c} ${h} ${n}`).sort();
+  const want = (list: { containerID: number; hostID: number; size: number }[] | undefined) => (list ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).sort();
+  const problems: string[] = [];
+  for (const [key, text] of [["uidMappings", maps.uid], ["gidMappings", maps.gid]] as const) {
+    const given = spec.linux?.[key];
+    if (given === undefined) continue;
+    const have = parse(text);
+    if (want(given).join(",") !== have.join(","))
+      problems.push(`linux.${key}: ${JSON.stringify(given)} are not the maps of the user namespace joined at ${user.path} (${have.join(", ") || "none"}); give those or leave the mappings out`);
+  }
+  return problems;
 }
 
 /** A process's pid in its own pid namespace (the last NSpid of /proc/<pid>/status). */
