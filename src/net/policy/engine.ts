@@ -21,6 +21,15 @@ export interface EngineOptions {
   networkProblem?: (name: string) => Promise<string | undefined>;
 }
 
+/** One network's part of a policy change. */
+interface NetworkChange {
+  network: string;
+  /** the network's policies after the change, from those before it */
+  next(current: Policy[]): Policy[];
+  /** the store writes, once the kernel took every network's table */
+  commit(): Promise<void>;
+}
+
 export interface PolicyStats {
   policy: string;
   allowed: CounterValue;
@@ -72,9 +81,58 @@ export class PolicyEngine {
     await this.transaction(renderReplace(network, t), `network ${network}`);
   }
 
+  /** The table as `nft list` prints it (undefined: there is none). */
+  private async listTable(network: string): Promise<string | undefined> {
+    try {
+      return await this.host.nftList(["table", "inet", tableName(network)]);
+    } catch (e) {
+      if (/No such file or directory/.test((e as Error).message)) return undefined;
+      throw new CniError(ErrorCode.io, `isola-policy: network ${network}: cannot list table inet ${tableName(network)}`, (e as Error).message);
+    }
+  }
+
   /**
-   * Creates or replaces policies (validated already). Each network changes in one
-   * transaction; the store is written only after the kernel took it.
+   * Changes several networks' policies as one: every network locked (in name order), every
+   * table compiled, then one transaction per network. If one fails, the networks changed
+   * before it get their previous tables back (as `nft list` printed them) and the store is
+   * not written; it is written only once the kernel took every table.
+   */
+  private async changeNetworks(changes: readonly NetworkChange[]): Promise<void> {
+    const order = [...changes].sort((a, b) => (a.network < b.network ? -1 : 1));
+    const locked = (i: number): Promise<void> => (i < order.length ? this.store.withLock(order[i]!.network, () => locked(i + 1)) : this.changeLocked(changes));
+    await locked(0);
+  }
+
+  private async changeLocked(changes: readonly NetworkChange[]): Promise<void> {
+    const plans: { network: string; script: string; previous?: string | undefined }[] = [];
+    let needsTable = false;
+    for (const [i, c] of changes.entries()) {
+      const t = compileTable(c.network, c.next(await this.store.policies(c.network)), await this.store.endpoints(c.network));
+      needsTable ||= t !== undefined;
+      // the last network's table never needs restoring
+      plans.push({ network: c.network, script: renderReplace(c.network, t), ...(i < changes.length - 1 ? { previous: await this.listTable(c.network) } : {}) });
+    }
+    if (needsTable) await this.bridgeNetfilter();
+    for (const [i, p] of plans.entries()) {
+      try {
+        await this.transaction(p.script, `network ${p.network}`);
+      } catch (e) {
+        const failed: string[] = [];
+        for (const done of plans.slice(0, i).reverse()) {
+          const T = `inet ${tableName(done.network)}`;
+          await this.host.nft(`table ${T}\ndelete table ${T}\n${done.previous ?? ""}`).catch((r: Error) => failed.push(`network ${done.network}: ${r.message}`));
+        }
+        if (failed.length) throw new CniError(ErrorCode.io, `${(e as Error).message}; restoring the networks changed before it failed too`, failed.join("; "));
+        throw e;
+      }
+    }
+    for (const c of changes) await c.commit();
+  }
+
+  /**
+   * Creates or replaces policies (validated already). Everything is checked and compiled
+   * before the kernel changes; each network changes in one transaction, and a failed one
+   * undoes the networks changed before it (see changeNetworks).
    */
   async apply(policies: readonly Policy[], opts: { create?: boolean } = {}): Promise<void> {
     const byNet = new Map<string, Policy[]>();
@@ -88,26 +146,40 @@ export class PolicyEngine {
       if (policies.findIndex((q) => q.name === p.name) !== i) throw configError(`${field}.name`, `policy "${p.name}" is given twice`);
       byNet.set(p.network, [...(byNet.get(p.network) ?? []), p]);
     }
-    for (const [network, mine] of byNet) {
-      await this.store.withLock(network, async () => {
+    await this.changeNetworks(
+      [...byNet].map(([network, mine]) => {
         const names = new Set(mine.map((p) => p.name));
-        const next = [...(await this.store.policies(network)).filter((p) => !names.has(p.name)), ...mine];
-        await this.replace(network, next);
-        for (const p of mine) await this.store.putPolicy(p);
-      });
-    }
+        return {
+          network,
+          next: (current) => [...current.filter((p) => !names.has(p.name)), ...mine],
+          commit: async () => {
+            for (const p of mine) await this.store.putPolicy(p);
+          },
+        };
+      }),
+    );
   }
 
-  /** Removes policies by name; the table goes away with the network's last policy. */
+  /**
+   * Removes policies by name, all or none: every name is checked before anything changes;
+   * a network's table goes away with its last policy.
+   */
   async remove(names: readonly string[]): Promise<void> {
+    const byNet = new Map<string, Set<string>>();
     for (const [i, name] of names.entries()) {
       const p = await this.store.getPolicy(name);
       if (!p) throw configError(names.length > 1 ? `name[${i}]` : "name", `no policy named "${name}" (see isola policy ls)`);
-      await this.store.withLock(p.network, async () => {
-        await this.replace(p.network, (await this.store.policies(p.network)).filter((q) => q.name !== name));
-        await this.store.removePolicy(name);
-      });
+      byNet.set(p.network, (byNet.get(p.network) ?? new Set()).add(name));
     }
+    await this.changeNetworks(
+      [...byNet].map(([network, gone]) => ({
+        network,
+        next: (current) => current.filter((q) => !gone.has(q.name)),
+        commit: async () => {
+          for (const name of gone) await this.store.removePolicy(name);
+        },
+      })),
+    );
   }
 
   /** Rebuilds the network's table from the store (after a restart, or to repair drift). */

@@ -57,6 +57,12 @@ async function probe(from: { netns: string }, to: { ip: string }): Promise<{ tcp
 }
 
 const ruleset = async () => (await h.exec(["nft", "list", "ruleset"])).out;
+/** The ruleset's tables, each as listed, in name order (a table made again lists last). */
+const tables = async () =>
+  (await ruleset())
+    .split(/^(?=table )/m)
+    .filter(Boolean)
+    .sort();
 
 describe.skipIf(!root)("a network's policies through its life", () => {
   test("--policy puts isola-policy in the chain with the CLI's store; a network without it is refused", async () => {
@@ -146,5 +152,40 @@ spec:
     expect((await check()).out.trim()).toBe("ok");
     await ok("policy", "rm", "forms");
     await ok("network", "rm", "chk");
+  }, 120_000);
+
+  test("a failing command changes nothing: rm with an unknown name, apply whose second network's transaction fails", async () => {
+    await ok("network", "create", "one", "--policy", "--subnet", "10.68.5.0/24", "--bridge", "isone0");
+    await ok("network", "create", "two", "--policy", "--subnet", "10.68.6.0/24", "--bridge", "istwo0");
+    await ok("policy", "apply", await policyFile(`${denyIngress("one", "a")}---\n${denyIngress("one", "b")}`));
+    const stored = async () => ({ ls: await ok("policy", "ls", "--json"), files: (await h.exec(["find", `${state}/policy`, "-type", "f"])).out.split("\n").sort() });
+    // another program owns table inet isola-two (nft's owner flag: only its creator may change it), so two's transaction fails
+    const owner = Bun.spawn(["ip", "netns", "exec", h.name, "nft", "-i"], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
+    try {
+      owner.stdin.write("add table inet isola-two { flags owner; }\n");
+      await owner.stdin.flush();
+      for (let i = 0; i < 500 && !(await ruleset()).includes("isola-two"); i++) await Bun.sleep(10);
+      const before = { tables: await tables(), store: await stored() };
+      expect(before.tables.map((t) => t.split(" {")[0])).toEqual(["table inet isola-one", "table inet isola-two"]);
+
+      const rm = await isola("policy", "rm", "deny-a", "nope");
+      expect(rm.code).toBe(1);
+      expect(rm.err).toContain('name[1]: no policy named "nope"');
+      expect({ tables: await tables(), store: await stored() }).toEqual(before);
+
+      // one's table is replaced first (its policy changes), then two's fails: one's comes back
+      const file = await policyFile(`metadata: {name: deny-a, network: one}\nspec:\n  podSelector: {matchLabels: {app: a}}\n  egress: []\n---\n${denyIngress("two", "c")}`);
+      const both = await isola("policy", "apply", file);
+      expect(both.code).toBe(1);
+      expect(both.err).toContain("isola-policy: network two: nft transaction failed");
+      expect({ tables: await tables(), store: await stored() }).toEqual(before);
+    } finally {
+      owner.kill();
+      await owner.exited;
+    }
+    expect(await ruleset()).not.toContain("isola-two");
+    await ok("policy", "rm", "deny-a", "deny-b");
+    expect(await ruleset()).not.toContain("isola-one");
+    await ok("network", "rm", "one", "two");
   }, 120_000);
 });

@@ -10,13 +10,10 @@ export class RecordingHost implements NetHost {
   readonly sysctlWrites: [string, string][] = [];
   /** `nft list` answers by argument list (joined by spaces, "-j " first for JSON); a missing entry fails like nft */
   readonly listings = new Map<string, string>();
-  /** makes the transaction fail when it contains this text */
-  failOn: string | undefined;
 
   constructor(readonly sysctls: Record<string, string> = {}) {}
 
   async nft(script: string): Promise<void> {
-    if (this.failOn !== undefined && script.includes(this.failOn)) throw new Error(`nft: transaction refused (test: contains ${JSON.stringify(this.failOn)})`);
     this.transactions.push(script);
   }
 
