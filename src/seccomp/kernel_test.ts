@@ -1,10 +1,13 @@
 // The kernel accepts our programs and enforces them: Docker's default profile installed
-// in a real process allows and denies what it should.
-import { expect, test } from "bun:test";
+// in a real process allows and denies what it should, and every action and flag does
+// what it means.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { kernelSeccompFlags } from "../runtime/seccomp_probe.ts";
+import { FILTER_FLAG_LOG, FILTER_FLAG_SPEC_ALLOW } from "./bpf.ts";
 import { compileSeccomp } from "./compile.ts";
 import { DOCKER_DEFAULT_CAPS, resolveMobyProfile } from "./moby.ts";
 import { SUPPLEMENT_KERNEL, SYSCALL_SUPPLEMENT } from "./syscall_supplement.ts";
@@ -95,4 +98,76 @@ test.skipIf(!gcc || !x64 || !newEnough)("every supplemented syscall number exist
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// Every action and a flag, installed for real: the kernel must do what each SECCOMP_RET_*
+// value we emit means.
+describe.skipIf(!gcc || !x64)("actions and flags in this kernel", () => {
+  let dir = "", exe = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "isola-seccomp-actions-"));
+    exe = join(dir, "install_and_call");
+    execFileSync("gcc", ["-O2", "-o", exe, new URL("./testdata/install_and_call.c", import.meta.url).pathname]);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Installs `profile` (compiled by isola) in a fresh process and makes getpid, getppid, getpid. */
+  function install(profile: unknown, opts: string[] = []) {
+    const c = compileSeccomp(profile, { nativeArch: "x64" });
+    const bpf = join(dir, `p${Math.random().toString(36).slice(2)}.bpf`);
+    writeFileSync(bpf, c.program);
+    // cwd: a core dump of a killed helper lands in the temp dir, removed afterwards.
+    const r = spawnSync(exe, [...opts, bpf, String(NR.getpid), String(NR.getppid), String(NR.getpid)], { encoding: "utf8", cwd: dir });
+    return { status: r.status, signal: r.signal, lines: r.stdout.trim().split("\n"), flags: c.flags };
+  }
+  const onGetppid = (action: string, extra: object = {}) => ({ defaultAction: "SCMP_ACT_ALLOW", ...extra, syscalls: [{ names: ["getppid"], action }] });
+
+  test("SCMP_ACT_TRAP: SIGSYS with si_code SYS_SECCOMP and the syscall's number, which a handler can catch", () => {
+    const r = install(onGetppid("SCMP_ACT_TRAP"), ["-t"]);
+    expect(r.status).toBe(42);
+    expect(r.lines.length).toBe(2);
+    expect(r.lines[1]).toBe(`sigsys ${NR.getppid} 0 1`);
+  });
+
+  test("SCMP_ACT_KILL_PROCESS: the process dies of SIGSYS even with a handler; getpid before it ran", () => {
+    const r = install(onGetppid("SCMP_ACT_KILL_PROCESS"), ["-t"]);
+    expect(r.signal).toBe("SIGSYS");
+    expect(r.lines.length).toBe(1);
+    expect(r.lines[0]).toMatch(/^\d+ 0$/);
+  });
+
+  test("SCMP_ACT_KILL_THREAD in a single-threaded process: it dies of SIGSYS too", () => {
+    const r = install(onGetppid("SCMP_ACT_KILL_THREAD"), ["-t"]);
+    expect(r.signal).toBe("SIGSYS");
+    expect(r.lines.length).toBe(1);
+  });
+
+  test("SCMP_ACT_LOG: the call is allowed (and logged)", () => {
+    const r = install(onGetppid("SCMP_ACT_LOG"));
+    expect(r.status).toBe(0);
+    expect(r.lines.map((l) => Number(l.split(" ")[1]))).toEqual([0, 0, 0]);
+    expect(Number(r.lines[1]?.split(" ")[0])).toBeGreaterThan(1);
+  });
+
+  test("the default action applies to what no rule names; TRAP as default traps getpid first", () => {
+    const r = install({ defaultAction: "SCMP_ACT_TRAP", syscalls: [{ names: ["getppid", "write", "exit_group", "rt_sigreturn"], action: "SCMP_ACT_ALLOW" }] }, ["-t"]);
+    expect(r.status).toBe(42);
+    expect(r.lines).toEqual([`sigsys ${NR.getpid} 0 1`]);
+  });
+
+  const kernelFlags = kernelSeccompFlags() ?? 0;
+  const both = FILTER_FLAG_LOG | FILTER_FLAG_SPEC_ALLOW;
+  test.skipIf((kernelFlags & both) !== both)("flags LOG and SPEC_ALLOW: the kernel takes them with our program, which still decides", () => {
+    const profile = onGetppid("SCMP_ACT_ERRNO", { flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"] });
+    (profile.syscalls[0] as Record<string, unknown>).errnoRet = 13;
+    const withFlags = install(profile, ["-f", String(both)]);
+    expect(withFlags.flags).toBe(both);
+    expect(withFlags.lines[1]).toBe("-1 13");
+    expect(withFlags.lines.length).toBe(3);
+    // The helper really passes the flags: one the kernel does not know is refused.
+    expect(install(profile, ["-f", String(1 << 30)]).lines).toEqual(["install-failed 22"]);
+  });
+  if ((kernelFlags & both) !== both) console.log("skipped the flags test: this kernel lacks SECCOMP_FILTER_FLAG_LOG or SPEC_ALLOW");
 });
