@@ -102,7 +102,7 @@ export function validateSpec(raw: unknown): string[] {
   if (spec.annotations !== undefined && c.obj("annotations", spec.annotations))
     for (const [k, v] of Object.entries(spec.annotations as Obj)) c.str(`annotations.${k}`, v);
 
-  validateProcess(c, spec.process);
+  checkProcess(c, spec.process);
   validateMounts(c, spec.mounts);
   validateHooks(c, spec.hooks);
   const nsTypes = validateLinux(c, spec.linux, spec.process);
@@ -114,7 +114,15 @@ export function validateSpec(raw: unknown): string[] {
   return c.problems;
 }
 
-function validateProcess(c: Checker, v: unknown) {
+/** The problems of a process object alone (exec's --process file), named as config.json's `process.*`. */
+export function validateProcess(raw: unknown): string[] {
+  const c = new Checker();
+  checkProcess(c, raw);
+  if (raw === undefined) c.problems.push("process: required");
+  return c.problems;
+}
+
+function checkProcess(c: Checker, v: unknown) {
   if (!c.obj("process", v)) return;
   const p = v as Obj;
   c.bool("process.terminal", p.terminal);

@@ -24,6 +24,8 @@ export interface ExecOptions {
   /** the container's org.isola.landlock policy: exec'd processes get it too */
   landlock?: LandlockPolicy;
   console?: ConsoleTarget;
+  /** the container's user namespace has setgroups "deny" (a rootless single-id map): no SETGROUPS */
+  setgroupsDenied?: boolean;
 }
 
 const NS_FILE: Record<NamespaceType, string> = {
@@ -63,7 +65,7 @@ export function compileExecPlan(proc: Process, opts: ExecOptions): LaunchPlan {
   addLandlockRuleset(b, opts.landlock);
   const nnp = proc.noNewPrivileges === true;
   if (opts.seccomp && !nnp) b.add("INIT", "SECCOMP", [opts.seccomp.flags, opts.seccomp.program], "linux.seccomp");
-  addIdentitySteps(b, proc, { cwd: proc.cwd });
+  addIdentitySteps(b, proc, { cwd: proc.cwd, setgroupsDenied: opts.setgroupsDenied ?? false });
   addLookupStep(b, proc);
   b.add("INIT", "READY", [], "process");
   if (opts.landlock) b.add("INIT", "LANDLOCK_RESTRICT", [], `annotations["${LANDLOCK_ANNOTATION}"]`);

@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { CAPABILITIES } from "../oci/capabilities.ts";
 import type { NamespaceType, Process } from "../oci/types.ts";
-import { ConfigError } from "../oci/validate.ts";
+import { ConfigError, validateProcess } from "../oci/validate.ts";
 import { compileExecPlan } from "../plan/exec.ts";
 import { cgroupsFromRecord } from "./cgroups.ts";
 import { launch } from "./launch.ts";
@@ -72,6 +72,15 @@ function parseUser(text: string): { uid: number; gid?: number } {
   return m[2] !== undefined ? { uid: Number(m[1]), gid: Number(m[2]) } : { uid: Number(m[1]) };
 }
 
+/** Whether the init's user namespace denies setgroups (a rootless single-id map): exec can't set groups there either. */
+function setgroupsDenied(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, "utf8").trim() === "deny";
+  } catch {
+    return false;
+  }
+}
+
 /** The exec'd process: from --process, or the container's own process with the flags applied (as runc). */
 export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
   const base = rec.spec?.process;
@@ -83,11 +92,13 @@ export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
     } catch (e) {
       throw new ConfigError([`--process ${o.processFile}: ${(e as Error).message}`]);
     }
+    if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError([`--process ${o.processFile}: must hold a JSON object (a config.json's process)`]);
     proc = raw as Process;
-    if (!proc || typeof proc !== "object" || !Array.isArray(proc.args) || proc.args.length === 0)
-      throw new ConfigError([`--process ${o.processFile}: args: required (the program to run)`]);
+    // runc's defaults for what a process file may leave out, then the same checks as config.json's process
     proc.user ??= { uid: 0, gid: 0 };
     proc.cwd ??= "/";
+    const problems = validateProcess(proc);
+    if (problems.length) throw new ConfigError(problems.map((p) => `--process ${o.processFile}: ${p}`));
   } else {
     if (!o.args?.length) throw new ConfigError(["exec: the command to run is required (or --process FILE)"]);
     proc = {
@@ -95,7 +106,6 @@ export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
       args: o.args,
       terminal: false,
     };
-    delete proc.consoleSize;
   }
   if (o.tty !== undefined) proc.terminal = o.tty;
   if (o.cwd) proc.cwd = o.cwd;
@@ -206,6 +216,7 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   const plan = compileExecPlan(proc, {
     initPid: rec.pid,
     namespaces: namespacesToJoin(rec.pid),
+    setgroupsDenied: setgroupsDenied(rec.pid),
     cgroupDirs: cg ? (req.subCgroups?.length ? subCgroupDirs(cg.record.paths, cg.record.layout, req.subCgroups) : execCgroupDirs(cg.record.paths, rec.pid)) : {},
     preserveFds: req.preserveFds ?? 0,
     ...(seccomp ? { seccomp: seccompPlan(seccomp)! } : {}),

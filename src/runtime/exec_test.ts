@@ -120,6 +120,34 @@ describe.skipIf(!isRoot)("exec", () => {
     expect(r.code).toBe(0);
     expect(Number(fs.readFileSync(pidFile, "utf8"))).toBeGreaterThan(0);
     expect(waitFor(() => rt.run(["exec", id, "cat", "/tmp/detached"]).stdout === "from-process-json\n")).toBe(true);
+
+    // a process file is checked as config.json's process is, every problem named
+    const bad = path.join(scratch, "bad-process.json");
+    fs.writeFileSync(bad, JSON.stringify({ args: ["true"], capabilities: { bounding: ["CAP_FLY"] }, env: ["NOEQUALS"], rlimits: [{ type: "RLIMIT_NOPE", soft: 1, hard: 1 }] }));
+    const r2 = rt.run(["exec", "-p", bad, id]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain(`--process ${bad}: process.capabilities.bounding[0]: is not a capability this runtime knows`);
+    expect(r2.stderr).toContain(`--process ${bad}: process.env[0]: must be NAME=value`);
+    expect(r2.stderr).toContain(`--process ${bad}: process.rlimits[0].type: must be one of`);
+    fs.writeFileSync(bad, "[1]");
+    expect(rt.run(["exec", "-p", bad, id]).stderr).toContain("must hold a JSON object");
+  });
+
+  test("--preserve-fds passes the caller's extra descriptors in", () => {
+    const file = path.join(scratch, "preserved");
+    fs.writeFileSync(file, "through fd 3\n");
+    const fd = fs.openSync(file, "r");
+    try {
+      const argv = rt.argv(["exec", "--preserve-fds", "1", id, "sh", "-c", "cat <&3"]);
+      const r = Bun.spawnSync(argv, { stdio: ["ignore", "pipe", "pipe", fd] });
+      expect(r.stderr.toString()).toBe("");
+      expect(r.stdout.toString()).toBe("through fd 3\n");
+      // without the flag fd 3 is closed inside
+      const closed = Bun.spawnSync(rt.argv(["exec", id, "sh", "-c", "cat <&3 2>&1; echo $?"]), { stdio: ["ignore", "pipe", "pipe", fd] });
+      expect(closed.stdout.toString()).toBe("1\n"); // the redirection from fd 3 failed
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   test("no host file descriptors leak into the exec'd process; its cwd is inside the container", () => {

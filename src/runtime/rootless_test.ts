@@ -203,6 +203,17 @@ describe.skipIf(!isRoot)("rootless: a real unprivileged user runs containers", (
       const r = asUser(["run", "-b", b, uniqueId("rl")]);
       expect(r.code).toBe(0);
       expect(r.out.split("\n").map((l) => l.trim().replace(/\s+/g, " "))).toEqual(["0", `0 ${uid} 1`, "deny"]);
+      // exec into such a container sets no groups either (the kernel refuses setgroups there)
+      const id = uniqueId("rl");
+      const b2 = userBundle((s) => (s.process!.args = ["sleep", "60"]));
+      expect(asUser(["run", "-d", "-b", b2, id]).code).toBe(0);
+      try {
+        const e = asUser(["exec", id, "sh", "-c", "id -u; cat /proc/self/setgroups"]);
+        expect(e.err).toBe("");
+        expect(e.out.split("\n")).toEqual(["0", "deny"]);
+      } finally {
+        expect(asUser(["delete", "--force", id]).code).toBe(0);
+      }
     } finally {
       subLines(true);
     }
