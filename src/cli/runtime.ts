@@ -114,7 +114,8 @@ const COMMANDS: Record<string, Command> = {
     flags: { format: { type: "string", alias: "f" }, quiet: { type: "bool", alias: "q" } },
     args: [0, 0],
     run(_a, f, g) {
-      const entries = runtime.list(g.root, listIds(g.root));
+      // as runc: the owner is the user owning the container's state directory
+      const entries = runtime.list(g.root, listIds(g.root)).map((e) => ({ ...e, owner: e.owner || ownerOf(`${g.root}/${e.id}`) }));
       const format = str(f.format) ?? "table";
       if (f.quiet === true) {
         for (const e of entries) writeOut(`${e.id}\n`);
@@ -122,7 +123,7 @@ const COMMANDS: Record<string, Command> = {
         writeOut(JSON.stringify(entries) + "\n");
       } else if (format === "table") {
         const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
-        for (const e of entries) rows.push([e.id, String(e.pid), e.status, e.bundle, e.created, e.owner || ownerName()]);
+        for (const e of entries) rows.push([e.id, String(e.pid), e.status, e.bundle, e.created, e.owner]);
         const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
         for (const r of rows) writeOut(r.map((cell, c) => (c < r.length - 1 ? cell.padEnd(widths[c]! + 2) : cell)).join("") + "\n");
       } else {
@@ -193,8 +194,15 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-function ownerName(): string {
-  const uid = process.getuid?.() ?? 0;
+function ownerOf(dir: string): string {
+  try {
+    return userName(fs.statSync(dir).uid);
+  } catch {
+    return userName(process.getuid?.() ?? 0);
+  }
+}
+
+function userName(uid: number): string {
   try {
     for (const line of fs.readFileSync("/etc/passwd", "utf8").split("\n")) {
       const parts = line.split(":");

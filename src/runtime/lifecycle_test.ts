@@ -70,10 +70,11 @@ describe.skipIf(!isRoot)("lifecycle", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("running");
 
-    const list = JSON.parse(rt.run(["list", "--format", "json"]).stdout) as { id: string; status: string }[];
+    const list = JSON.parse(rt.run(["list", "--format", "json"]).stdout) as { id: string; status: string; owner: string }[];
     expect(list.find((e) => e.id === id)?.status).toBe("running");
+    expect(list.find((e) => e.id === id)?.owner).toBe("root"); // the state directory's owner, as runc
     expect(rt.run(["list", "-q"]).stdout.split("\n")).toContain(id);
-    expect(rt.run(["list"]).stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+running\\s+${bundle}`, "m"));
+    expect(rt.run(["list"]).stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+running\\s+${bundle}\\s+\\S+\\s+root$`, "m"));
 
     const del = rt.run(["delete", id]);
     expect(del.code).toBe(1);
