@@ -4,10 +4,14 @@
  * Pure apart from the injected store (memory by default; the runtime passes a disk one).
  */
 import { type CompiledSeccomp, type CompileOptions, compileSeccomp } from "./compile.ts";
+import { COMPILER_SOURCES_SHA256 } from "./compiler_version.ts";
 import { sha256Hex } from "./sha256.ts";
 
-/** Bump when the generated code changes for the same input. */
-export const COMPILER_VERSION = "isola-seccomp/2";
+/**
+ * Derived from the compiler's own sources (source_hash.ts), never bumped by hand: any
+ * change to the compiler or its tables gives new keys, so stale programs are not reused.
+ */
+export const COMPILER_VERSION = `isola-seccomp/${COMPILER_SOURCES_SHA256.slice(0, 16)}`;
 
 /** Where cached programs live; values are opaque strings. */
 export interface SeccompStore {

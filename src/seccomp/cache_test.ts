@@ -1,9 +1,30 @@
 import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { profileHash, SeccompCache } from "./cache.ts";
+import { readFileSync } from "node:fs";
+import { COMPILER_VERSION, profileHash, SeccompCache } from "./cache.ts";
 import { compileSeccomp } from "./compile.ts";
 import { SeccompConfigError } from "./profile.ts";
+import { COMPILER_SOURCES_SHA256 } from "./compiler_version.ts";
 import { sha256Hex } from "./sha256.ts";
+import { compilerSourceHash, compilerSources, renderVersionFile, VERSION_FILE } from "./source_hash.ts";
+
+const read = (f: string) => readFileSync(new URL(f, import.meta.url), "utf8");
+
+test("the compiler version is the hash of the compiler's sources (stale: run scripts/gen-seccomp-version.ts)", () => {
+  expect(read(VERSION_FILE)).toBe(renderVersionFile(compilerSourceHash(read)));
+  expect(COMPILER_VERSION).toBe(`isola-seccomp/${COMPILER_SOURCES_SHA256.slice(0, 16)}`);
+});
+
+test("the hashed sources are everything the cache's compiler imports: tables and code generator in, tests and tools out", () => {
+  const files = compilerSources(read);
+  for (const f of ["cache.ts", "compile.ts", "codegen.ts", "profile.ts", "bpf.ts", "arch.ts", "syscalls_x86_64.ts", "syscalls_arm.ts", "sha256.ts"]) expect(files).toContain(f);
+  for (const f of ["interp.ts", "moby.ts", "mod.ts", VERSION_FILE, "cache_test.ts"]) expect(files).not.toContain(f);
+  // A change anywhere in them (a table entry, a comment) gives another version; elsewhere it does not.
+  const edited = (file: string) => (f: string) => (f === file ? read(f) + "\n// changed\n" : read(f));
+  expect(compilerSourceHash(edited("syscalls_x86_64.ts"))).not.toBe(COMPILER_SOURCES_SHA256);
+  expect(compilerSourceHash(edited("codegen.ts"))).not.toBe(COMPILER_SOURCES_SHA256);
+  expect(compilerSourceHash(edited("interp.ts"))).toBe(COMPILER_SOURCES_SHA256);
+});
 
 test("sha256 matches node:crypto on assorted lengths", () => {
   expect(sha256Hex(new TextEncoder().encode("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
