@@ -1,6 +1,7 @@
 // Real flows under network policies, inside a test host (a network namespace playing the
 // host, with an isola bridge network and the isola-policy plugin in its chain): an N×N
-// probe matrix over TCP and UDP must match the expected allow/deny table exactly — before
+// probe matrix over TCP and UDP, on ports inside and just outside the allowed ones, must
+// match the expected allow/deny table exactly — before
 // and after policy changes, container churn, and a restart (rebuild) of the policy engine.
 // Everything runs through the `isola` CLI inside the test host; nothing touches the
 // machine's own namespace.
@@ -9,6 +10,7 @@ import { writeFile } from "node:fs/promises";
 import { TestHost, type RunResult } from "../testing/testhost.ts";
 import { decide } from "./evaluate.ts";
 import { FilePolicyStore } from "./store.ts";
+import { PROBE_PORTS, probeKey, type ProbeResult } from "./testing/probe.ts";
 
 const root = process.getuid?.() === 0;
 const REPO = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -61,9 +63,9 @@ async function stop(id: string): Promise<void> {
   boxes.delete(id);
 }
 
-type Matrix = Record<string, { tcp: boolean; udp: boolean }>;
+type Matrix = Record<string, ProbeResult>;
 
-/** Probes every ordered pair of distinct containers; "from>to" → reachable over tcp/80 and udp/53. */
+/** Probes every ordered pair of distinct containers; "from>to" → {"tcp/80": reachable, ...} for every probe port. */
 async function probeMatrix(): Promise<Matrix> {
   const all = [...boxes.values()];
   const out: Matrix = {};
@@ -71,7 +73,7 @@ async function probeMatrix(): Promise<Matrix> {
     all.map(async (src) => {
       const targets = all.filter((t) => t !== src);
       const r = await h.exec([BUN, PROBE, "probe", ...targets.map((t) => t.ip)], src.netns);
-      const res = JSON.parse(r.out) as Record<string, { tcp: boolean; udp: boolean }>;
+      const res = JSON.parse(r.out) as Record<string, ProbeResult>;
       for (const t of targets) out[`${src.id}>${t.id}`] = res[t.ip]!;
     }),
   );
@@ -87,8 +89,7 @@ async function expectedMatrix(): Promise<Matrix> {
   for (const a of eps)
     for (const b of eps) {
       if (a === b) continue;
-      const v = (port: number, protocol: "tcp" | "udp") => decide(policies, { from: { endpoint: a }, to: { endpoint: b }, port, protocol }).allowed;
-      out[`${a.containerId}>${b.containerId}`] = { tcp: v(80, "tcp"), udp: v(53, "udp") };
+      out[`${a.containerId}>${b.containerId}`] = Object.fromEntries(PROBE_PORTS.map((p) => [probeKey(p), decide(policies, { from: { endpoint: a }, to: { endpoint: b }, ...p }).allowed]));
     }
   return out;
 }
@@ -138,6 +139,8 @@ spec:
 
 const T = true;
 const F = false;
+/** reachable on tcp/80, tcp/91, udp/53, udp/61 (see PROBE_PORTS) */
+const ports = (tcp80: boolean, tcp91: boolean, udp53: boolean, udp61: boolean): ProbeResult => ({ "tcp/80": tcp80, "tcp/91": tcp91, "udp/53": udp53, "udp/61": udp61 });
 
 describe.skipIf(!root)("network policies on real flows", () => {
   test("probe matrix before and after policy changes, churn and an engine rebuild", async () => {
@@ -149,24 +152,25 @@ describe.skipIf(!root)("network policies on real flows", () => {
 
     // no policy: everything reaches everything
     const open = await probeMatrix();
-    expect(Object.values(open).every((v) => v.tcp && v.udp)).toBe(true);
+    expect(Object.values(open).every((v) => Object.keys(v).length === PROBE_PORTS.length && Object.values(v).every(Boolean))).toBe(true);
     expect(Object.keys(open)).toHaveLength(12);
 
     await ok("policy", "create", await policyFile("p.yaml", POLICIES));
     // written by hand (the evaluator is checked against it, then used for later states)
+    // (no rule allows tcp/91 or udp/61: every allowing rule names its port)
     const want: Matrix = {
-      "client>dns": { tcp: F, udp: F }, // client egress allows only web/tcp 80
-      "client>other": { tcp: F, udp: F },
-      "client>web": { tcp: T, udp: F },
-      "dns>client": { tcp: F, udp: F },
-      "dns>other": { tcp: F, udp: F },
-      "dns>web": { tcp: F, udp: F },
-      "other>client": { tcp: F, udp: F },
-      "other>dns": { tcp: F, udp: T },
-      "other>web": { tcp: F, udp: F },
-      "web>client": { tcp: F, udp: F },
-      "web>dns": { tcp: F, udp: T },
-      "web>other": { tcp: F, udp: F },
+      "client>dns": ports(F, F, F, F), // client egress allows only web/tcp 80
+      "client>other": ports(F, F, F, F),
+      "client>web": ports(T, F, F, F),
+      "dns>client": ports(F, F, F, F),
+      "dns>other": ports(F, F, F, F),
+      "dns>web": ports(F, F, F, F),
+      "other>client": ports(F, F, F, F),
+      "other>dns": ports(F, F, T, F),
+      "other>web": ports(F, F, F, F),
+      "web>client": ports(F, F, F, F),
+      "web>dns": ports(F, F, T, F),
+      "web>other": ports(F, F, F, F),
     };
     expect(sorted(await expectedMatrix())).toEqual(want);
     expect(sorted(await probeMatrix())).toEqual(want);
@@ -204,8 +208,9 @@ describe.skipIf(!root)("network policies on real flows", () => {
       await policyFile("egress.json", JSON.stringify({ metadata: { name: "client-egress", network: "lab" }, spec: { podSelector: { matchLabels: { role: "client" } }, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: { matchLabels: { app: "web" } } }], ports: [{ port: 80 }] }, { to: [{ podSelector: { matchLabels: { app: "dns" } } }], ports: [{ protocol: "UDP", port: 53 }] }] } })),
     );
     const changed = await expectedMatrix();
-    expect(changed["client>dns"]).toEqual({ tcp: F, udp: T });
-    expect(changed["web>other"]).toEqual({ tcp: T, udp: T });
+    expect(changed["client>dns"]).toEqual(ports(F, F, T, F));
+    expect(changed["client>web"]).toEqual(ports(T, F, F, F)); // client egress: port 80 only
+    expect(changed["web>other"]).toEqual(ports(T, T, T, T));
     expect(sorted(await probeMatrix())).toEqual(sorted(changed));
 
     // churn: one container leaves, a new client joins (set elements only: same rules generation)
@@ -214,7 +219,7 @@ describe.skipIf(!root)("network policies on real flows", () => {
     await start("client2", { role: "client" });
     expect((await h.exec(["nft", "list", "chain", "inet", "isola-lab", "forward"])).out).toContain(`gen ${gen}`);
     const churned = await expectedMatrix();
-    expect(churned["client2>web"]).toEqual({ tcp: T, udp: F });
+    expect(churned["client2>web"]).toEqual(ports(T, F, F, F));
     expect(Object.keys(churned).some((k) => k.includes("other"))).toBe(false);
     expect(sorted(await probeMatrix())).toEqual(sorted(churned));
     expect((await ok("policy", "check", "--network", "lab")).trim()).toBe("ok");
@@ -268,9 +273,9 @@ spec:
     expect((await isola("policy", "inspect", "nope")).err).toContain('no policy named "nope"');
     await ok("policy", "apply", await policyFile("shown.json", JSON.stringify(shown)));
     const more = await expectedMatrix();
-    expect(more["probe>web"]).toEqual({ tcp: T, udp: F }); // in the block, TCP 80 in 70-90
-    expect(more["dns>web"]).toEqual({ tcp: F, udp: F }); // the block's exception
-    expect(more["web>probe"]).toEqual({ tcp: F, udp: T }); // probe isolated: only UDP 50-60
+    expect(more["probe>web"]).toEqual(ports(T, F, F, F)); // in the block, TCP 80 in 70-90, 91 past it
+    expect(more["dns>web"]).toEqual(ports(F, F, F, F)); // the block's exception
+    expect(more["web>probe"]).toEqual(ports(F, F, T, F)); // probe isolated: only UDP 50-60, 61 past it
     expect(sorted(await probeMatrix())).toEqual(sorted(more));
     expect((await ok("policy", "check", "--network", "lab")).trim()).toBe("ok");
     await ok("policy", "rm", "web-from-subnet", "udp-range-only");

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
 import { TestHost, type RunResult } from "../testing/testhost.ts";
+import { PROBE_PORTS, probeKey, type ProbeResult } from "./testing/probe.ts";
 
 const root = process.getuid?.() === 0;
 const REPO = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -51,10 +52,13 @@ async function container(network: string, app: string): Promise<{ netns: string;
   return { netns, ip };
 }
 
-async function probe(from: { netns: string }, to: { ip: string }): Promise<{ tcp: boolean; udp: boolean }> {
+async function probe(from: { netns: string }, to: { ip: string }): Promise<ProbeResult> {
   const r = await h.exec([BUN, PROBE, "probe", to.ip], from.netns);
-  return (JSON.parse(r.out) as Record<string, { tcp: boolean; udp: boolean }>)[to.ip]!;
+  return (JSON.parse(r.out) as Record<string, ProbeResult>)[to.ip]!;
 }
+
+/** every probe port reachable (or not) */
+const all = (v: boolean): ProbeResult => Object.fromEntries(PROBE_PORTS.map((p) => [probeKey(p), v]));
 
 const ruleset = async () => (await h.exec(["nft", "list", "ruleset"])).out;
 /** The ruleset's tables, each as listed, in name order (a table made again lists last). */
@@ -96,14 +100,14 @@ describe.skipIf(!root)("a network's policies through its life", () => {
 
     const a = await container("lab", "a");
     const b = await container("lab", "b");
-    expect(await probe(a, b)).toEqual({ tcp: true, udp: true });
+    expect(await probe(a, b)).toEqual(all(true));
     await ok("policy", "apply", await policyFile(denyIngress("lab", "b")));
-    expect(await probe(a, b)).toEqual({ tcp: false, udp: false });
-    expect(await probe(b, a)).toEqual({ tcp: true, udp: true });
+    expect(await probe(a, b)).toEqual(all(false));
+    expect(await probe(b, a)).toEqual(all(true));
     expect((await ok("policy", "check")).trim()).toBe("ok");
 
     await ok("policy", "rm", "deny-b");
-    expect(await probe(a, b)).toEqual({ tcp: true, udp: true });
+    expect(await probe(a, b)).toEqual(all(true));
     await ok("network", "detach", a.netns, "--network", "lab", "--container-id", "a");
     await ok("network", "detach", b.netns, "--network", "lab", "--container-id", "b");
     await ok("network", "rm", "lab", "plain", "elsewhere", "handmade");
