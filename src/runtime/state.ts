@@ -95,7 +95,7 @@ function onlyCreateLeftovers(dir: string): boolean {
   } catch {
     return false;
   }
-  return names.every((n) => n === "lock" || n.startsWith(".state.json."));
+  return names.every((n) => n === "lock" || n.startsWith("lock.stale.") || n.startsWith(".state.json."));
 }
 
 export function listIds(root: string): string[] {
@@ -149,16 +149,26 @@ export function ociState(rec: ContainerRecord, status: Status): State {
 }
 
 /**
- * Takes the container's lock (a file holding the holder's pid; a lock whose
- * holder died is taken over). Returns the release function.
+ * Takes the container's lock: a file made with O_EXCL holding the holder's pid and start time
+ * (so a reused pid is not taken for the holder). A lock whose holder died is taken over: it is
+ * renamed aside first and removed only if what was renamed is the dead holder's (two takers
+ * can't both remove a lock one of them made meanwhile: the second puts it back). Returns the
+ * release function, which removes the lock only while it is still ours.
  */
 export function lockContainer(root: string, id: string, waitMs = 10_000): () => void {
   const path = `${containerDir(root, id)}/lock`;
+  const mine = `${process.pid} ${procStat(process.pid)?.startTime ?? ""}`;
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      fs.writeFileSync(path, String(process.pid), { flag: "wx" });
-      return () => fs.rmSync(path, { force: true });
+      fs.writeFileSync(path, mine, { flag: "wx" });
+      return () => {
+        try {
+          if (fs.readFileSync(path, "utf8") === mine) fs.rmSync(path, { force: true });
+        } catch {
+          // gone already
+        }
+      };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") throw new ContainerError(`container ${id} does not exist`);
@@ -170,14 +180,41 @@ export function lockContainer(root: string, id: string, waitMs = 10_000): () => 
     } catch {
       continue; // released meanwhile
     }
-    const holder = Number(text);
-    if (text !== "" && (!holder || !procStat(holder))) {
-      fs.rmSync(path, { force: true });
+    const [pidText = "", start] = text.split(" ");
+    const holder = Number(pidText);
+    const st = holder ? procStat(holder) : undefined;
+    const alive = st !== undefined && st.state !== "Z" && (start === undefined || start === "" || start === st.startTime);
+    if (text !== "" && !alive) {
+      takeOver(path, text);
       continue;
     }
     if (Date.now() > deadline) throw new ContainerError(`container ${id} is locked by process ${holder}`);
     Bun.sleepSync(2);
   }
+}
+
+function takeOver(path: string, dead: string): void {
+  const aside = `${path}.stale.${process.pid}`;
+  try {
+    fs.renameSync(path, aside);
+  } catch {
+    return; // someone else moved it: try again from the start
+  }
+  let moved = "";
+  try {
+    moved = fs.readFileSync(aside, "utf8");
+  } catch {
+    // nothing to restore
+  }
+  // what we moved is a lock another taker made after the dead one went: put it back
+  if (moved !== dead) {
+    try {
+      fs.linkSync(aside, path);
+    } catch {
+      // a third one made a lock meanwhile: it holds it
+    }
+  }
+  fs.rmSync(aside, { force: true });
 }
 
 /** SIGKILL and wait (polling /proc, ≤ timeoutMs) until the process is gone or a zombie. */
