@@ -86,6 +86,26 @@ describe.skipIf(!isRoot)("isolation", () => {
     });
   });
 
+  test("pid, ipc, cgroup and time namespaces joined by path: the holder's, its pid 1 and its clock offsets", () => {
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "60"];
+    spec.linux!.namespaces!.push({ type: "time" });
+    spec.linux!.timeOffsets = { boottime: { secs: 5_000_000 } };
+    withDetached(rt, bundle, spec, (_id, pidA) => {
+      const types = ["pid", "ipc", "cgroup", "time"] as const;
+      const file = { pid: "pid", ipc: "ipc", cgroup: "cgroup", time: "time" };
+      const r = inside(`for t in pid ipc cgroup time; do readlink /proc/self/ns/$t; done; cat /proc/1/comm; cut -d. -f1 /proc/uptime`, (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => !(types as readonly string[]).includes(n.type));
+        for (const t of types) s.linux!.namespaces!.push({ type: t, path: `/proc/${pidA}/ns/${file[t]}` });
+      });
+      expect(r.err).toBe("");
+      const lines = r.out.split("\n");
+      types.forEach((t, i) => expect(lines[i]).toBe(fs.readlinkSync(`/proc/${pidA}/ns/${file[t]}`)));
+      expect(lines[4]).toBe("sleep"); // the holder's init is pid 1 of the joined pid namespace
+      expect(Number(lines[5])).toBeGreaterThanOrEqual(5_000_000); // the joined time namespace's boottime offset
+    });
+  });
+
   test("hostname, domainname, env, cwd (created), user, groups, umask", () => {
     const r = inside('hostname; cat /proc/sys/kernel/domainname; echo "$FOO"; pwd; id -u; id -g; cat /proc/self/status | grep ^Groups; umask', (s) => {
       s.hostname = "box1";
@@ -152,6 +172,39 @@ describe.skipIf(!isRoot)("isolation", () => {
     } finally {
       fs.rmSync(hostDir, { recursive: true, force: true });
     }
+  });
+
+  test("mounts: propagation, atime options, devpts with its own instance and ptmx mode, mqueue", () => {
+    const r = inside("cat /proc/self/mountinfo", (s) => {
+      s.mounts!.push(
+        { destination: "/m-shared", type: "tmpfs", source: "tmpfs", options: ["shared"] },
+        { destination: "/m-unbindable", type: "tmpfs", source: "tmpfs", options: ["unbindable"] },
+        { destination: "/m-private", type: "tmpfs", source: "tmpfs", options: ["private"] },
+        { destination: "/m-noatime", type: "tmpfs", source: "tmpfs", options: ["noatime", "nodiratime"] },
+        { destination: "/m-strict", type: "tmpfs", source: "tmpfs", options: ["strictatime"] },
+      );
+    });
+    expect(r.err).toBe("");
+    // mountinfo: id parent major:minor root mountpoint options optional-fields - fstype source super-options
+    const entry = (mp: string) => {
+      const line = r.out.split("\n").find((l) => l.split(" ")[4] === mp);
+      if (!line) throw new Error(`${mp} is not mounted:\n${r.out}`);
+      const [before, after = ""] = line.split(" - ");
+      const f = before!.split(" ");
+      const [fstype, , superOpts = ""] = after.split(" ");
+      return { opts: f[5]!.split(","), optional: f.slice(6), fstype, superOpts: superOpts.split(",") };
+    };
+    expect(entry("/m-shared").optional.some((o) => o.startsWith("shared:"))).toBe(true);
+    expect(entry("/m-unbindable").optional).toEqual(["unbindable"]);
+    expect(entry("/m-private").optional).toEqual([]);
+    expect(entry("/m-noatime").opts).toEqual(expect.arrayContaining(["noatime", "nodiratime"]));
+    const strict = entry("/m-strict").opts;
+    expect(strict.some((o) => o === "relatime" || o === "noatime")).toBe(false);
+    // runc's default spec: a devpts instance of its own with ptmxmode=0666, mode=0620, gid=5; mqueue
+    const pts = entry("/dev/pts");
+    expect(pts.fstype).toBe("devpts");
+    expect(pts.superOpts).toEqual(expect.arrayContaining(["gid=5", "mode=620", "ptmxmode=666"]));
+    expect(entry("/dev/mqueue").fstype).toBe("mqueue");
   });
 
   test("a mount destination that is a symlink out of the rootfs stays inside it", () => {
