@@ -14,6 +14,8 @@ import type { Driver, NetworkOptions } from "./network_plan.ts";
 import { hostRoutes, NetworkStore, type Network } from "./networks.ts";
 import { fnv64 } from "./plugins/bridge_plan.ts";
 import { DEFAULT_PLUGIN_DIRS, CniRuntime, type AttachOptions } from "./runtime.ts";
+import { PolicyEngine } from "./policy/engine.ts";
+import { FilePolicyStore } from "./policy/store.ts";
 import type { PortMapping, Result } from "./types.ts";
 import { runGroup, type Subcommand } from "./subcommands.ts";
 
@@ -208,7 +210,7 @@ const SUBS: Record<string, Sub> = {
     },
   },
   rm: {
-    usage: "rm NAME... [--force]: refuses a network with attachments unless --force (which detaches them)",
+    usage: "rm NAME... [--force]: refuses a network with attachments or policies unless --force (which detaches them and removes the policies)",
     flags: { force: { type: "bool", alias: "f" } },
     args: [1, Infinity],
     async run(names, f, ctx) {
@@ -216,7 +218,11 @@ const SUBS: Record<string, Sub> = {
         const net = await ctx.store.require(name);
         const cached = await listCache(ctx.runtime.cacheDir, net.name);
         if (cached.length && !f.force) throw new UsageError(`network "${name}" has ${cached.length} attachment(s) (${cached.map((c) => c.rec.containerId).join(", ")}); detach them or use --force`);
+        const policies = new PolicyEngine({ store: new FilePolicyStore(resolve(ctx.root, "policy")) });
+        const mine = (await policies.store.policies(net.name)).map((p) => p.name);
+        if (mine.length && !f.force) throw new UsageError(`network "${name}" has ${mine.length === 1 ? "a policy" : `${mine.length} policies`} (${mine.join(", ")}); remove them (isola policy rm ${mine.join(" ")}) or use --force`);
         await ctx.runtime.gc(net.list, []);
+        if (mine.length || net.list.plugins.some((p) => p.type === "isola-policy")) await policies.forgetNetwork(net.name);
         const host = netHost();
         const bridgePlugin = net.list.plugins.find((p) => p.type === "isola-bridge");
         const bridge = bridgePlugin?.bridge;
@@ -225,6 +231,7 @@ const SUBS: Record<string, Sub> = {
           for (const line of internalRemoveLines(bridge)) await host.nft(line + "\n").catch(() => undefined);
         if (net.meta?.nat)
           for (const s of net.meta.subnets) await host.nft(`delete element inet isola_nat masq${s.includes(":") ? 6 : 4} { ${s} }\n`).catch(() => undefined);
+        if (typeof bridge === "string") await host.nft(`delete element inet isola_nat bridges { "${bridge}" }\n`).catch(() => undefined);
         await rm(`${ctx.root}/ipam/${net.name}`, { recursive: true, force: true });
         await ctx.store.remove(name);
         ctx.out(name);

@@ -182,6 +182,15 @@ export class PolicyEngine {
     );
   }
 
+  /** Forgets a network that is being removed: its table, registered containers and policies. */
+  async forgetNetwork(network: string): Promise<void> {
+    await this.store.withLock(network, async () => {
+      await this.transaction(renderReplace(network, undefined), `network ${network}`);
+      await this.store.removeEndpoints(network);
+      for (const p of await this.store.policies(network)) await this.store.removePolicy(p.name);
+    });
+  }
+
   /** Rebuilds the network's table from the store (after a restart, or to repair drift). */
   async sync(network: string): Promise<void> {
     await this.store.withLock(network, async () => this.replace(network, await this.store.policies(network)));

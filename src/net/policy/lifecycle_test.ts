@@ -192,4 +192,31 @@ spec:
     expect(await ruleset()).not.toContain("isola-one");
     await ok("network", "rm", "one", "two");
   }, 120_000);
+
+  test("network rm: refused while policies name the network; --force removes them, the table, the registered containers and the bridge's NAT element", async () => {
+    await ok("network", "create", "gone", "--policy", "--nat", "--subnet", "10.68.7.0/24", "--bridge", "isgone0");
+    const c = await container("gone", "c");
+    await ok("policy", "apply", await policyFile(denyIngress("gone", "c")));
+    const bridges = async () => (await h.exec(["nft", "list", "set", "inet", "isola_nat", "bridges"])).out;
+    expect(await bridges()).toContain("isgone0");
+    expect(await ruleset()).toContain("table inet isola-gone");
+    expect((await h.exec(["ls", `${state}/policy/endpoints/gone`])).out.trim()).not.toBe("");
+
+    await ok("network", "detach", c.netns, "--network", "gone", "--container-id", "c");
+    const before = await ruleset();
+    const refused = await isola("network", "rm", "gone");
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('network "gone" has a policy (deny-c); remove them (isola policy rm deny-c) or use --force');
+    expect(await ruleset()).toBe(before);
+    expect((await ok("network", "ls", "-q")).trim()).toBe("gone");
+
+    await ok("network", "attach", c.netns, "--network", "gone", "--container-id", "c", "--label", "app=c");
+    await ok("network", "rm", "gone", "--force");
+    expect((await ok("policy", "ls", "-q")).trim()).toBe("");
+    expect(await ruleset()).not.toContain("isola-gone");
+    expect(await bridges()).not.toContain("isgone0");
+    expect(await ruleset()).not.toContain("10.68.7.0/24");
+    expect((await h.exec(["ls", `${state}/policy/endpoints`])).out.trim()).toBe("");
+    expect(await h.links()).toEqual(["lo"]);
+  }, 120_000);
 });

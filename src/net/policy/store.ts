@@ -16,6 +16,8 @@ export interface PolicyStore {
   putEndpoint(network: string, ep: Endpoint): Promise<void>;
   /** removes and returns the attachment's record, if any */
   removeEndpoint(network: string, containerId: string, ifName: string): Promise<Endpoint | undefined>;
+  /** forgets every attachment of the network (it is being removed) */
+  removeEndpoints(network: string): Promise<void>;
   /** runs `fn` holding the network's lock (changes of one network never interleave) */
   withLock<T>(network: string, fn: () => Promise<T>): Promise<T>;
 }
@@ -103,6 +105,10 @@ export class FilePolicyStore implements PolicyStore {
     const ep = (await readJson(path)) as Endpoint | undefined;
     await rm(path, { force: true });
     return ep;
+  }
+
+  async removeEndpoints(network: string): Promise<void> {
+    await rm(`${this.dir}/endpoints/${network}`, { recursive: true, force: true });
   }
 
   /** An O_EXCL lock file holding the owner's PID; a dead owner's lock is taken over. */
