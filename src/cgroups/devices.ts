@@ -89,3 +89,76 @@ export function v1DeviceWrites(rules: DeviceRule[]): { file: string; value: stri
   }
   return out;
 }
+
+/**
+ * What a v1 devices cgroup allows, as the kernel keeps it: a default and the exceptions to it,
+ * each "type major:minor" with its access bits. Rules are applied as the kernel applies writes:
+ * an "a" resets both; in a deny-default cgroup an allow adds bits to its exact entry and a deny
+ * removes bits from it.
+ */
+export interface V1DeviceState {
+  defaultAllow: boolean;
+  exceptions: Map<string, string>;
+}
+
+const ACCESS_ORDER = "rwm";
+const bits = (a: string) => [...ACCESS_ORDER].filter((c) => a.includes(c)).join("");
+
+/** Parses devices.list: "a *:* rwm" alone means allow-all; otherwise the allowed exceptions. */
+export function parseDevicesList(text: string): V1DeviceState | undefined {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (lines.length === 1 && lines[0] === "a *:* rwm") return { defaultAllow: true, exceptions: new Map() };
+  const exceptions = new Map<string, string>();
+  for (const l of lines) {
+    const m = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(l);
+    if (!m) return undefined; // not a list we understand: no transition, the full rewrite
+    exceptions.set(`${m[1]} ${m[2]}:${m[3]}`, bits(m[4]!));
+  }
+  return { defaultAllow: false, exceptions };
+}
+
+/** The state a v1 rule list leaves (the writes of v1DeviceWrites, applied as the kernel does). */
+export function v1DeviceState(rules: DeviceRule[]): V1DeviceState {
+  const state: V1DeviceState = { defaultAllow: true, exceptions: new Map() };
+  for (const w of v1DeviceWrites(rules)) {
+    if (w.value === "a") {
+      state.defaultAllow = w.file === "devices.allow";
+      state.exceptions.clear();
+      continue;
+    }
+    const [type, nums, access = ""] = w.value.split(" ");
+    const key = `${type} ${nums}`;
+    // in a deny-default cgroup allows add exceptions and denies remove bits (an allow-default one: the reverse)
+    const adds = (w.file === "devices.allow") !== state.defaultAllow;
+    const cur = state.exceptions.get(key) ?? "";
+    const next = adds ? bits(cur + access) : [...cur].filter((c) => !access.includes(c)).join("");
+    if (next === "") state.exceptions.delete(key);
+    else state.exceptions.set(key, next);
+  }
+  return state;
+}
+
+/**
+ * The v1 writes that take a live cgroup from `current` to what `rules` describe without a
+ * moment in which it allows less than both (runc's transition, not deny-all then re-allow: a
+ * running container would get EPERM on /dev/null meanwhile). Only when both are deny-default;
+ * otherwise undefined, and the full rewrite applies.
+ */
+export function v1DeviceTransition(current: V1DeviceState, rules: DeviceRule[]): { file: string; value: string; field: string }[] | undefined {
+  const target = v1DeviceState(rules);
+  if (current.defaultAllow || target.defaultAllow) return undefined;
+  const field = "linux.resources.devices";
+  const out: { file: string; value: string; field: string }[] = [];
+  // first what the target adds, then what it takes away
+  for (const [key, access] of target.exceptions) {
+    const have = current.exceptions.get(key) ?? "";
+    const add = [...access].filter((c) => !have.includes(c)).join("");
+    if (add) out.push({ file: "devices.allow", value: `${key} ${add}`, field: `${field} (allow ${key} ${add})` });
+  }
+  for (const [key, have] of current.exceptions) {
+    const keep = target.exceptions.get(key) ?? "";
+    const drop = [...have].filter((c) => !keep.includes(c)).join("");
+    if (drop) out.push({ file: "devices.deny", value: `${key} ${drop}`, field: `${field} (deny ${key} ${drop})` });
+  }
+  return out;
+}

@@ -310,6 +310,32 @@ run(`cgroups on this host (${m?.layout})`, () => {
     }
   }, 60000);
 
+  (m?.layout === "v2" ? test.skip : test)("v1: a device update writes only the difference, never deny-all, while a process keeps using /dev/null", async () => {
+    await withCgroup({ devices: [{ allow: false, access: "rwm" }] }, async (rec, procs, started) => {
+      const dir = rec.paths.devices!;
+      const list = () => fs.readFileSync(`${dir}/devices.list`, "utf8").trim().split("\n").sort();
+      const before = list();
+      expect(before).toContain("c 1:3 rwm");
+      // opens /dev/null in a loop and counts failures: a deny-all moment would show up here
+      const stop = `/tmp/${TAG}-${rec.paths.devices!.split("/").pop()}.stop`;
+      const p = new InCgroup(procs, `n=0; f=0; while [ ! -e ${stop} ]; do echo >/dev/null 2>/dev/null || f=$((f+1)); n=$((n+1)); done; echo failures=$f`);
+      started.push(p);
+      await p.ready();
+      for (let i = 0; i < 200; i++) {
+        mgr().update(rec, { devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 10, minor: 229, access: "rwm" }] });
+        expect(list()).toEqual([...before, "c 10:229 rwm"].sort());
+        mgr().update(rec, { devices: [{ allow: false, access: "rwm" }] });
+        expect(list()).toEqual(before);
+      }
+      fs.writeFileSync(stop, "");
+      try {
+        expect((await p.rest()).trim().split("\n").at(-1)).toBe("failures=0");
+      } finally {
+        fs.rmSync(stop, { force: true });
+      }
+    });
+  });
+
   test("update changes live values", async () => {
     await withCgroup({ memory: { limit: 64 << 20 }, pids: { limit: 10 }, cpu: { shares: 512 } }, async (rec) => {
       mgr().update(rec, { memory: { limit: 128 << 20, swap: 128 << 20 }, pids: { limit: 20 }, cpu: { shares: 2048 } });

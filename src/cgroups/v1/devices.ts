@@ -1,10 +1,15 @@
-// cgroup v1 devices controller: devices.allow / devices.deny from the effective rule list.
+// cgroup v1 devices controller: devices.allow / devices.deny from the effective rule list; an
+// update of a live cgroup writes only the difference to what devices.list holds.
 import type { Controller } from "../controller.ts";
-import { effectiveDeviceRules, v1DeviceWrites } from "../devices.ts";
+import { effectiveDeviceRules, parseDevicesList, v1DeviceTransition, v1DeviceWrites } from "../devices.ts";
 
 export const devices: Controller = {
   name: "devices",
   needs: () => true,
-  writes: (r) => v1DeviceWrites(effectiveDeviceRules(r.devices)),
+  writes: (r, ctx) => {
+    const rules = effectiveDeviceRules(r.devices);
+    const current = ctx.updating ? parseDevicesList(ctx.current("devices.list") ?? "") : undefined;
+    return (current && v1DeviceTransition(current, rules)) ?? v1DeviceWrites(rules);
+  },
   stats: () => {},
 };
