@@ -5,9 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 recap=$(mktemp)
-trap 'rm -f "$out" "$recap"' EXIT
+skipped=$(mktemp)
+trap 'rm -f "$out" "$recap" "$skipped"' EXIT
 # Each file runs in its own process so one file's crash cannot hide another's results.
-pass=0; fail=0; status=0
+pass=0; fail=0; skip=0; status=0
 failed_files=()
 mapfile -t files < <(find src test bench scripts -name '*_test.ts' -not -path '*/node_modules/*' | sort)
 for f in "${files[@]}"; do
@@ -17,7 +18,9 @@ for f in "${files[@]}"; do
   cat "$out"
   p=$(grep -Eo '^ *[0-9]+ pass$' "$out" | grep -Eo '[0-9]+' | tail -1)
   n=$(grep -Eo '^ *[0-9]+ fail$' "$out" | grep -Eo '[0-9]+' | tail -1)
-  pass=$((pass + ${p:-0})); fail=$((fail + ${n:-0}))
+  k=$(grep -Eo '^ *[0-9]+ skip$' "$out" | grep -Eo '[0-9]+' | tail -1)
+  pass=$((pass + ${p:-0})); fail=$((fail + ${n:-0})); skip=$((skip + ${k:-0}))
+  grep -E '^\(skip\) ' "$out" | sed "s|^|$f: |" >>"$skipped"
   if [ "$rc" -ne 0 ] && [ "${n:-0}" -eq 0 ]; then
     echo "!!! $f exited with status $rc without a failing test: counted as one failure"
     fail=$((fail + 1))
@@ -33,6 +36,15 @@ if [ "${#failed_files[@]}" -gt 0 ]; then
   echo
   echo "=== failures (${#failed_files[@]} files)"
   cat "$recap"
+fi
+# skipped tests are listed (each file prints why it skips), so a run that skipped much is seen
+if [ "$skip" -gt 0 ]; then
+  echo
+  echo "=== skipped (${skip})"
+  cat "$skipped"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "(not root: the integration tests were skipped; run as root for the whole suite)"
 fi
 echo "${pass} passed, ${fail} failed"
 exit $status
