@@ -277,6 +277,11 @@ export async function main(argv: string[]): Promise<number> {
       if (g.log) logLine(g, "warning", msg);
       else writeErr(`isola-runtime: warning: ${msg}\n`);
     });
+    if (g.debug)
+      runtime.setDebug((msg) => {
+        if (g.log) logLine(g, "debug", msg);
+        else writeErr(`isola-runtime: debug: ${msg}\n`);
+      });
     if (flags.version === true) {
       writeOut(`isola-runtime version ${VERSION}\nspec: 1.2.0\n`);
       return 0;

@@ -84,6 +84,27 @@ describe.skipIf(!isRoot)("create options", () => {
     return rt.run(["run", ...extra, "-b", bundle, uniqueId("opt")]);
   };
 
+  test("--debug says the create phases, on stderr or in the --log", () => {
+    const id = uniqueId("dbg");
+    const r = runWith((s) => (s.process!.args = ["true"]), []);
+    expect(r.stderr).toBe(""); // without --debug: nothing
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["true"];
+    writeSpec(bundle, spec);
+    const d = rt.run(["--debug", "run", "-b", bundle, id]);
+    expect(d.code).toBe(0);
+    expect(d.stderr).toMatch(new RegExp(`isola-runtime: debug: create ${id}: config [\\d.]+, checks\\+seccomp [\\d.]+, host facts\\+state [\\d.]+, cgroups [\\d.]+, plan [\\d.]+, launcher [\\d.]+ \\(ms; [\\d.]+ in all\\)`));
+    const log = path.join(rt.root, "..", `${path.basename(rt.root)}.debug.json`);
+    try {
+      const id2 = uniqueId("dbg");
+      expect(rt.run(["--debug", "--log", log, "--log-format", "json", "run", "-b", bundle, id2]).stderr).toBe("");
+      const lines = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
+      expect(lines.some((l) => l.level === "debug" && l.msg.startsWith(`create ${id2}: config `))).toBe(true);
+    } finally {
+      fs.rmSync(log, { force: true });
+    }
+  });
+
   test("--no-pivot: the rootfs becomes / by MS_MOVE + chroot", () => {
     const r = runWith((s) => (s.process!.args = ["sh", "-c", "ls /bin/busybox && grep -c ' / ' /proc/self/mountinfo"]), ["--no-pivot"]);
     expect(r.stderr).toBe("");

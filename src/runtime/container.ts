@@ -310,7 +310,7 @@ export function list(root: string, ids: string[]): ListEntry[] {
   return out;
 }
 
-export { setWarn, warn } from "./warn.ts";
+export { setDebug, setWarn, warn } from "./warn.ts";
 
 function cgroupsFromRecord(rec: ContainerRecord) {
   if (!rec.cgroup) return undefined;

@@ -26,7 +26,7 @@ import {
   writeRecord,
   type ContainerRecord,
 } from "./state.ts";
-import { warn } from "./warn.ts";
+import { debug, debugging, phaseClock, warn } from "./warn.ts";
 
 export interface CreateOptions {
   root: string;
@@ -135,8 +135,10 @@ export async function createContainer(opts: CreateOptions, foreground: boolean):
 }
 
 async function createWith(opts: CreateOptions, foreground: boolean, started: StartedLauncher): Promise<Created> {
+  const clock = debugging() ? phaseClock() : undefined;
   const bundle = path.resolve(opts.bundle);
   const spec = loadSpec(bundle);
+  clock?.mark("config");
   const rootfs = resolveRootfs(spec, bundle);
   if (spec.process?.terminal && !opts.consoleSocket && !foreground)
     throw new ConfigError(["process.terminal: cannot allocate a terminal for a detached container without --console-socket"]);
@@ -150,6 +152,7 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
   const securityErrors: string[] = lsmProblems(spec.process, spec.linux);
   const landlock = landlockOfSpec(spec, securityErrors);
   if (securityErrors.length) throw new ConfigError(securityErrors);
+  clock?.mark("checks+seccomp");
   const facts = hostFacts(spec, bundle);
   checkRootless(spec, facts.caller);
   if (fs.existsSync(containerDir(opts.root, opts.id))) throw new ContainerError(`container with id ${opts.id} already exists`);
@@ -173,12 +176,14 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
   let hooksBegan = false;
   try {
     writeRecord(opts.root, rec);
+    clock?.mark("host facts+state");
     cgroups = cgroupsFor(spec, opts.id, warn);
     if (cgroups) {
       // recorded at once: a runtime killed from here on leaves cgroups that delete --force must find
       rec.cgroup = cgroups.record;
       writeRecord(opts.root, rec);
     }
+    clock?.mark("cgroups");
     // the container's process learns about activation sockets as runc tells it
     const planSpec = opts.listenFds ? { ...spec, process: { ...spec.process!, env: [...(spec.process?.env ?? []), `LISTEN_FDS=${opts.listenFds}`, "LISTEN_PID=1"] } } : spec;
     const plan = compilePlan(planSpec, {
@@ -196,6 +201,7 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
       ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
     });
     addFifoCreation(plan, execFifoPath(opts.root, opts.id));
+    clock?.mark("plan");
     const launched = await launch({
       started,
       plan,
@@ -223,6 +229,10 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
           rec.status = "created";
           writeRecord(opts.root, rec);
           if (opts.pidFile) writePidFile(opts.pidFile, rec.pid);
+          if (clock) {
+            clock.mark("launcher");
+            debug(`create ${opts.id}: ${clock.line()}`);
+          }
         },
       },
     });
