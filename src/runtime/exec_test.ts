@@ -243,6 +243,17 @@ describe.skipIf(!isRoot)("terminals", () => {
     expect(fs.existsSync(path.join(rt.root, cid))).toBe(false);
   });
 
+  test("exec -t in the foreground relays the pty itself too (raw mode, window size, exit status)", () => {
+    const exec = rt.argv(["exec", "-t", id, "sh", "-c", "tty; [ -t 0 ] && echo in-is-tty; stty size; exit 4"]).map((a) => `'${a}'`).join(" ");
+    const cmd = `stty rows 21 cols 77; before=$(stty -g); ${exec}; rc=$?; [ "$(stty -g)" = "$before" ] && echo mode-restored; exit $rc`;
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const raw = r.stdout.toString();
+    expect(raw).toContain("in-is-tty\r\n");
+    expect(raw).not.toContain("\r\r\n");
+    expect(raw.replace(/\r/g, "")).toMatch(/\/dev\/pts\/\d+\nin-is-tty\n21 77\nmode-restored\n/);
+    expect(r.exitCode).toBe(4);
+  });
+
   test("run with a terminal in the foreground passes window size changes on (SIGWINCH)", async () => {
     const spec: Spec = structuredClone(base);
     spec.process!.terminal = true;
