@@ -152,7 +152,7 @@ describe.skipIf(!isRoot)("CVE-2024-21626: a cwd through /proc/self/fd never reac
   });
 
   test("the runtime's fds (sync socket, exec fifo, listener) are not visible: a created container's init hides its fds, the program sees only stdio", () => {
-    useSpec((s) => (s.process!.args = ["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; readlink /proc/self/cwd"]));
+    useSpec((s) => (s.process!.args = ["sh", "-c", "{ ls /proc/self/fd | tr '\\n' ' '; readlink /proc/self/cwd; } > /dev/shm/fds; sleep 100"]));
     const id = uniqueId("fds");
     expect(rt.run(["create", "-b", bundle, id]).code).toBe(0);
     try {
@@ -164,6 +164,10 @@ describe.skipIf(!isRoot)("CVE-2024-21626: a cwd through /proc/self/fd never reac
       // control: the same loop over the exec'd process's own fds resolves them
       const own = rt.run(["exec", id, "sh", "-c", "for f in /proc/self/fd/0 /proc/self/cwd; do readlink $f || echo denied; done 2>/dev/null"]);
       expect(own.stdout.trim().split("\n")).toEqual(["/dev/null", "/"]);
+      // started, the program has stdio only (3 is ls's own directory) and its cwd inside
+      expect(rt.run(["start", id]).code).toBe(0);
+      expect(waitFor(() => rt.run(["exec", id, "cat", "/dev/shm/fds"]).stdout !== "")).toBe(true);
+      expect(rt.run(["exec", id, "cat", "/dev/shm/fds"]).stdout).toBe("0 1 2 3 /\n");
     } finally {
       rt.run(["delete", "--force", id]);
     }
