@@ -153,8 +153,6 @@ const COMMANDS: Record<string, Command> = {
     },
     args: [1, Infinity],
     async run(a, f, g) {
-      if (str(f.apparmor)) throw new UsageError("--apparmor: AppArmor is not enabled in this kernel");
-      if (str(f["process-label"])) throw new UsageError("--process-label: SELinux is not enabled in this kernel");
       const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
       const gids = list(f["additional-gids"]).map((x) => {
         if (!/^\d+$/.test(x)) throw new UsageError(`--additional-gids: "${x}" is not a numeric gid`);
@@ -166,6 +164,8 @@ const COMMANDS: Record<string, Command> = {
       if (str(f.cwd)) overrides.cwd = str(f.cwd)!;
       if (str(f.user)) overrides.user = str(f.user)!;
       if (f["no-new-privs"] === true) overrides.noNewPrivs = true;
+      if (str(f.apparmor)) overrides.apparmor = str(f.apparmor)!;
+      if (str(f["process-label"])) overrides.processLabel = str(f["process-label"])!;
       const req: ExecRequest = {
         root: g.root,
         id: requireId(a),

@@ -23,6 +23,9 @@ export interface ExecOverrides {
   additionalGids?: number[];
   caps?: string[];
   noNewPrivs?: boolean;
+  /** --apparmor and --process-label: checked as process.apparmorProfile/selinuxLabel are */
+  apparmor?: string;
+  processLabel?: string;
 }
 
 export interface ExecRequest {
@@ -116,6 +119,8 @@ export function execProcess(rec: ContainerRecord, o: ExecOverrides): Process {
   }
   if (o.additionalGids?.length) proc.user = { ...proc.user, additionalGids: o.additionalGids };
   if (o.noNewPrivs) proc.noNewPrivileges = true;
+  if (o.apparmor) proc.apparmorProfile = o.apparmor;
+  if (o.processLabel) proc.selinuxLabel = o.processLabel;
   if (o.caps?.length) {
     for (const c of o.caps) if (!(c.toUpperCase() in CAPABILITIES)) throw new ConfigError([`--cap: "${c}" is not a capability (expected a name like CAP_NET_ADMIN)`]);
     const caps = { ...(proc.capabilities ?? {}) };

@@ -386,6 +386,14 @@ describe.skipIf(!isRoot)("AppArmor and SELinux fields", () => {
       const r = rt.run(["exec", "-p", file, id]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("process.apparmorProfile");
+      // runc's flags for the same fields are checked the same way (the kernel's LSMs asked)
+      const flag = rt.run(["exec", "--apparmor", "isola-test", id, "true"]);
+      expect(flag.code).toBe(1);
+      expect(flag.stderr).toContain(`process.apparmorProfile: "isola-test" requested, but`);
+      const label = rt.run(["exec", "--process-label", "system_u:system_r:container_t:s0", id, "true"]);
+      expect(label.code).toBe(1);
+      expect(label.stderr).toContain(`process.selinuxLabel: "system_u:system_r:container_t:s0" requested, but`);
+      expect(rt.run(["exec", "--apparmor", "", id, "true"]).code).toBe(0); // empty: unset, as runc
     } finally {
       rt.run(["delete", "--force", id]);
     }
