@@ -27,6 +27,7 @@ import {
   type ContainerRecord,
 } from "./state.ts";
 import { debug, debugging, phaseClock, warn } from "./warn.ts";
+import { capabilitiesForKernel } from "./caps.ts";
 
 export interface CreateOptions {
   root: string;
@@ -138,6 +139,11 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
   const clock = debugging() ? phaseClock() : undefined;
   const bundle = path.resolve(opts.bundle);
   const spec = loadSpec(bundle);
+  if (spec.process) {
+    const known = capabilitiesForKernel(spec.process);
+    for (const w of known.warnings) warn(w);
+    spec.process = known.proc;
+  }
   clock?.mark("config");
   const rootfs = resolveRootfs(spec, bundle);
   if (spec.process?.terminal && !opts.consoleSocket && !foreground)

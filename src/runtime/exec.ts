@@ -9,6 +9,7 @@ import { launch } from "./launch.ts";
 import { compileContainerSeccomp, listenerState, seccompPlan } from "./seccomp.ts";
 import { parseLandlock } from "../oci/landlock.ts";
 import { lsmProblems } from "./lsm.ts";
+import { capabilitiesForKernel } from "./caps.ts";
 import { SECCOMP_LISTENER_SYNC } from "../plan/compile.ts";
 import { ContainerError, liveStatus, ociState, readRecord, type ContainerRecord } from "./state.ts";
 
@@ -209,7 +210,9 @@ export async function exec(req: ExecRequest, warn: (msg: string) => void = () =>
   if (status === "paused" && !req.ignorePaused) throw new ContainerError(`cannot exec in a paused container ${req.id} (use --ignore-paused)`);
   if (status !== "running" && status !== "created" && status !== "paused") throw new ContainerError(`cannot exec in a ${status} container ${req.id}`);
   if (req.subCgroups?.length && !cg) throw new ContainerError(`--cgroup: container ${req.id} has no cgroups (rootless without a delegated subtree)`);
-  const proc = execProcess(rec, req.overrides);
+  const known = capabilitiesForKernel(execProcess(rec, req.overrides));
+  for (const w of known.warnings) warn(w);
+  const proc = known.proc;
   if (proc.terminal && !req.consoleSocket && req.detach) throw new ConfigError(["--tty: cannot allocate a terminal for a detached process without --console-socket"]);
   if (!proc.terminal && req.consoleSocket) throw new ConfigError(["--console-socket: given, but no terminal was asked for (--tty)"]);
   const seccomp = await compileContainerSeccomp(rec.spec?.linux?.seccomp, warn);
