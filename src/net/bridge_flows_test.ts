@@ -21,8 +21,14 @@ function addr(r: Result, v6 = false): string {
   return ip.address.split("/")[0]!;
 }
 
+/** What isola-ipam keeps for the network: reservations and attachment markers. */
 async function ipamFiles(net = "testnet"): Promise<string[]> {
   return (await readdir(`${h.ipamDir}/${net}`).catch(() => [] as string[])).filter((n) => !n.startsWith("last_reserved"));
+}
+
+/** Reserved addresses only. */
+async function reservations(net: string): Promise<string[]> {
+  return (await ipamFiles(net)).filter((n) => !n.startsWith(".attachment-"));
 }
 
 async function cacheFiles(): Promise<string[]> {
@@ -121,7 +127,7 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     expect(left).not.toContain("8282");
     expect(left).not.toContain("8283");
     expect(left).toContain("8284");
-    expect(await ipamFiles("lostc")).toHaveLength(1);
+    expect(await reservations("lostc")).toHaveLength(1);
     await h.cni("del", conf, { containerId: "lost2", ifName: "eth0", netns: other });
     expect((await h.exec(["nft", "list", "map", "inet", "isola_nat", "ports4"])).out).not.toContain("8284");
   });
@@ -132,7 +138,7 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     const results = (await Promise.all(nss.map((ns, i) => h.cni("add", conf, { containerId: `many${i}`, ifName: "eth0", netns: ns })))) as Result[];
     const addrs = new Set(results.map((r) => addr(r)));
     expect(addrs.size).toBe(50);
-    expect((await ipamFiles("many")).length).toBe(50);
+    expect((await reservations("many")).length).toBe(50);
     await Promise.all(nss.map((ns, i) => h.cni("del", conf, { containerId: `many${i}`, ifName: "eth0", netns: ns })));
     expect(await ipamFiles("many")).toEqual([]);
     expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
@@ -170,11 +176,12 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     expect((await h.exec(["ip", "link", "set", isv, "name", "isz0123456789ab"])).code).toBe(0);
     // and one whose bridge was removed since (no master any more)
     expect((await h.exec(["ip", "link", "add", "isz00000000000a", "type", "veth", "peer", "name", "isz00000000000b"])).code).toBe(0);
-    expect((await ipamFiles("gc")).length).toBe(4);
+    expect((await reservations("gc")).length).toBe(4);
     await h.cni("gc", conf, undefined, { valid: [{ containerId: "keep", ifName: "eth0" }] });
     expect((await h.links()).filter((l) => l.startsWith("isz"))).toEqual([]);
     expect(await h.links(c4)).toEqual(["lo"]);
-    expect((await ipamFiles("gc")).length).toBe(1);
+    expect((await reservations("gc")).length).toBe(1);
+    expect((await ipamFiles("gc")).length).toBe(2); // and the kept attachment's marker
     expect(await h.links(c2)).toEqual(["lo"]);
     expect(await h.links(c3)).toEqual(["lo"]);
     expect((await h.links(c1)).sort()).toEqual(["eth0", "lo"]);
@@ -213,9 +220,15 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     await h.recreateContainerNetns(c1);
     const again = (await h.cni("add", conf, { containerId: "crashy", ifName: "eth0", netns: c1, capabilityArgs: { portMappings: [{ hostPort: 9090, containerPort: 90 }] } })) as Result;
     expect(again.ips).toHaveLength(1);
-    expect((await ipamFiles("stale")).length).toBe(1);
+    expect((await reservations("stale")).length).toBe(1);
     expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", again.ips![0]!.gateway!], c1)).code).toBe(0);
     void first;
+    // a crash after the chain ran and before the result was cached: no cache entry, no DEL
+    await rm(`${h.cacheDir}/results/stale-crashy-eth0`);
+    const third = (await h.cni("add", conf, { containerId: "crashy", ifName: "eth0", netns: c1 })) as Result;
+    expect(third.ips![0]!.address).toBe(again.ips![0]!.address);
+    expect(await reservations("stale")).toEqual([addr(again)]);
+    expect((await h.exec(["busybox", "ping", "-c", "1", "-W", "2", again.ips![0]!.gateway!], c1)).code).toBe(0);
     await h.cni("del", conf, { containerId: "crashy", ifName: "eth0", netns: c1 });
     expect(await ipamFiles("stale")).toEqual([]);
     expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);

@@ -2,7 +2,11 @@
  * isola-ipam: host-local style address management. One file per reserved address,
  * created with O_EXCL (the reservation itself is the atomic step, so concurrent ADDs in
  * any number of processes never get the same address), holding "<containerId>\r\n<ifName>".
+ * Beside them, one marker per attachment (`.attachment-<hash>`, same content) from the start
+ * of its ADD to its DEL: an ADD that finds its marker follows one that never finished (a
+ * crash before the runtime cached the result) and reuses what that one reserved.
  */
+import { createHash } from "node:crypto";
 import { mkdir, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { validateRanges, type IpRange } from "../conflist.ts";
 import { CniError, configError, ErrorCode } from "../errors.ts";
@@ -62,6 +66,23 @@ async function reserve(path: string, who: string): Promise<boolean> {
   }
 }
 
+/** Not a reservation: the allocator's bookkeeping and the attachment markers. */
+function bookkeeping(name: string): boolean {
+  return name.startsWith("last_reserved_ip") || name === "lock" || name.startsWith(".");
+}
+
+function markerPath(dir: string, who: string): string {
+  return `${dir}/.attachment-${createHash("sha256").update(who).digest("hex").slice(0, 32)}`;
+}
+
+/** The addresses reserved for the attachment (a scan: only after an ADD that did not finish). */
+async function heldBy(dir: string, who: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: string[] = [];
+  for (const n of names) if (!bookkeeping(n) && (await ownedBy(`${dir}/${n}`, who))) out.push(n);
+  return out;
+}
+
 async function ownedBy(path: string, who: string): Promise<boolean> {
   try {
     return (await readFile(path, "utf8")).trim() === who.trim();
@@ -70,8 +91,13 @@ async function ownedBy(path: string, who: string): Promise<boolean> {
   }
 }
 
-/** Releases every address held by the attachment; `hint` addresses are tried first (no scan). */
+/** Releases every address held by the attachment, then its marker; `hint` addresses are tried first (no scan). */
 async function release(dir: string, who: string, hint: readonly string[]): Promise<void> {
+  await releaseAddresses(dir, who, hint);
+  if (await ownedBy(markerPath(dir, who), who)) await rm(markerPath(dir, who), { force: true });
+}
+
+async function releaseAddresses(dir: string, who: string, hint: readonly string[]): Promise<void> {
   let found = false;
   for (const a of hint) {
     const p = `${dir}/${a}`;
@@ -88,7 +114,7 @@ async function release(dir: string, who: string, hint: readonly string[]): Promi
     return;
   }
   for (const n of names) {
-    if (n.startsWith("last_reserved_ip") || n === "lock") continue;
+    if (bookkeeping(n)) continue;
     if (await ownedBy(`${dir}/${n}`, who)) await rm(`${dir}/${n}`, { force: true });
   }
 }
@@ -100,7 +126,12 @@ async function add(call: PluginCall): Promise<Result> {
   const want = requested(call);
   const ips: IpConfig[] = [];
   const taken: string[] = [];
+  const marker = markerPath(s.dir, who);
+  // An earlier ADD of this attachment that never got its DEL (it crashed, nothing was
+  // cached): what it reserved is reused, or released if this ADD does not need it.
+  const held = (await ownedBy(marker, who)) ? await heldBy(s.dir, who) : [];
   try {
+    await writeFile(marker, who);
     const wanted = new Map<number, { field: string; ip: string; value: bigint; range: IpRange }>();
     for (const w of want) {
       const a = parseAddr(w.ip.replace(/\/\d+$/, ""));
@@ -115,12 +146,16 @@ async function add(call: PluginCall): Promise<Result> {
     for (const [i, set] of s.sets.entries()) {
       const w = wanted.get(i);
       let got: { value: bigint; range: IpRange } | undefined;
+      const reuse = w ? undefined : held.map((n) => parseAddr(n)).find((a) => a !== undefined && rangeFor(set, a) !== undefined);
       if (w) {
         const name = formatAddr({ family: w.range.subnet.family, value: w.value });
         if (!(await reserve(`${s.dir}/${name}`, who)) && !(await ownedBy(`${s.dir}/${name}`, who)))
           throw new CniError(ErrorCode.invalidNetworkConfig, `${w.field}: ${w.ip} is already in use`);
         taken.push(name);
         got = { value: w.value, range: w.range };
+      } else if (reuse) {
+        taken.push(formatAddr(reuse));
+        got = { value: reuse.value, range: rangeFor(set, reuse)! };
       } else {
         const lastPath = `${s.dir}/last_reserved_ip.${i}`;
         const lastText = await readFile(lastPath, "utf8").catch(() => "");
@@ -141,8 +176,11 @@ async function add(call: PluginCall): Promise<Result> {
       const gw = rangeGateway(got.range);
       ips.push({ address: cidrOf(got.value, got.range), gateway: formatAddr({ family: got.range.subnet.family, value: gw }) });
     }
+    // what the unfinished ADD held and this one does not use
+    for (const n of held) if (!taken.includes(n)) await rm(`${s.dir}/${n}`, { force: true });
   } catch (e) {
-    for (const n of taken) await rm(`${s.dir}/${n}`, { force: true });
+    for (const n of new Set([...taken, ...held])) if (await ownedBy(`${s.dir}/${n}`, who)) await rm(`${s.dir}/${n}`, { force: true });
+    await rm(marker, { force: true });
     throw e;
   }
   const result: Result = { cniVersion: call.config.cniVersion ?? "1.1.0", ips };
@@ -177,7 +215,7 @@ async function gc(call: PluginCall): Promise<void> {
     return;
   }
   for (const n of names) {
-    if (n.startsWith("last_reserved_ip") || n === "lock") continue;
+    if (bookkeeping(n) && !n.startsWith(".attachment-")) continue;
     const text = (await readFile(`${s.dir}/${n}`, "utf8").catch(() => "")).trim();
     if (text && !keep.has(text)) await rm(`${s.dir}/${n}`, { force: true });
   }
