@@ -7,17 +7,26 @@ import { type Result, Sandbox } from "./sandbox.ts";
 
 export const IMAGE = "localhost/isola-busybox:latest";
 
-/** The nproc podman 4.3 accepts: at most min(its hard limit, pid_max, 32768). */
-function nprocLimit(): number {
-  const pidMax = Number(fs.readFileSync("/proc/sys/kernel/pid_max", "utf8").trim()) || 32768;
-  return Math.min(pidMax, 32768);
+/** The hard limit in a /proc/<pid>/limits row such as "Max processes" ("unlimited": Infinity). */
+export function hardLimit(limits: string, row: string): number {
+  const line = limits.split("\n").find((l) => l.startsWith(`${row} `));
+  if (line === undefined) throw new Error(`limits: no "${row}" row`);
+  const hard = line.slice(row.length).trim().split(/\s+/)[1] ?? "";
+  if (hard === "unlimited") return Infinity;
+  if (!/^\d+$/.test(hard)) throw new Error(`limits: "${row}" hard limit is "${hard}", expected a number or unlimited`);
+  return Number(hard);
 }
 
-/** The hard nofile limit podman runs with: its default_ulimits must stay within it. */
-function nofileLimit(): number {
-  const r = Bun.spawnSync(["sh", "-c", "ulimit -Hn"], { stdout: "pipe" });
-  const n = Number(r.stdout.toString().trim());
-  return Number.isFinite(n) && n > 0 ? Math.min(n, 1048576) : 1024;
+/**
+ * podman's default_ulimits for a podman started with these limits (/proc/self/limits text):
+ * nofile at the hard limit, nproc at most min(hard limit, pid_max, 32768), as podman 4.3
+ * lowers its own hard nproc limit to 32768 and refuses ulimits above its hard limits.
+ */
+export function defaultUlimits(limits: string, pidMax: number): string[] {
+  if (!Number.isInteger(pidMax) || pidMax <= 0) throw new Error(`pid_max is ${pidMax}, expected a positive integer`);
+  const nofile = Math.min(hardLimit(limits, "Max open files"), 1048576);
+  const nproc = Math.min(hardLimit(limits, "Max processes"), pidMax, 32768);
+  return [`nofile=${nofile}:${nofile}`, `nproc=${nproc}:${nproc}`];
 }
 
 export class Podman {
@@ -39,8 +48,8 @@ export class Podman {
     this.runroot = d("runroot");
     this.runtimeRoot = d("runtime-root");
     this.cniDir = d("cni");
-    const nofile = nofileLimit();
-    const nproc = nprocLimit();
+    // podman runs as our child: it starts with our limits
+    const ulimits = defaultUlimits(fs.readFileSync("/proc/self/limits", "utf8"), Number(fs.readFileSync("/proc/sys/kernel/pid_max", "utf8")));
     // podman looks a runtime given as a path up by its base name in runtime_supports_json
     const json = [...new Set([...runtimePaths, ...runtimePaths.map((p) => path.basename(p)), "runc", "crun"])];
     this.conf = path.join(box.dir, "podman", "containers.conf");
@@ -48,7 +57,7 @@ export class Podman {
       this.conf,
       [
         "[containers]",
-        `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+        `default_ulimits = ${JSON.stringify(ulimits)}`,
         'netns = "none"',
         "[engine]",
         'cgroup_manager = "cgroupfs"',
