@@ -3,7 +3,8 @@
  * now (one JSON file per policy and per attachment, written atomically), a distributed one
  * (etcd) with multi-host networking later.
  */
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { withLock } from "../lockfile.ts";
 import { parsePolicy, policyDocument, type Endpoint, type Policy } from "./model.ts";
 
 export interface PolicyStore {
@@ -38,15 +39,6 @@ async function writeAtomic(path: string, data: unknown): Promise<void> {
   const tmp = `${path}.tmp${process.pid}.${Math.random().toString(36).slice(2)}`;
   await writeFile(tmp, JSON.stringify(data, null, 2) + "\n");
   await rename(tmp, path);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The local file store: `<dir>/policies/<name>.json`, `<dir>/endpoints/<network>/<cid>-<if>.json`. */
@@ -111,28 +103,8 @@ export class FilePolicyStore implements PolicyStore {
     await rm(`${this.dir}/endpoints/${network}`, { recursive: true, force: true });
   }
 
-  /** An O_EXCL lock file holding the owner's PID; a dead owner's lock is taken over. */
+  /** `<dir>/locks/<network>.lock`, the lock of lockfile.ts (a dead holder's lock is taken over). */
   async withLock<T>(network: string, fn: () => Promise<T>): Promise<T> {
-    const path = `${this.dir}/locks/${network}.lock`;
-    await mkdir(`${this.dir}/locks`, { recursive: true });
-    for (let i = 0; ; i++) {
-      try {
-        const fh = await open(path, "wx");
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        const owner = Number(await readFile(path, "utf8").catch(() => ""));
-        if (owner > 0 && !alive(owner)) await rm(path, { force: true });
-        else if (i > 30_000) throw new Error(`${path}: held by process ${owner} for more than a minute`);
-        else await Bun.sleep(2);
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(path, { force: true });
-    }
+    return withLock(`${this.dir}/locks/${network}.lock`, fn, { what: `network ${network}'s policy store` });
   }
 }
