@@ -20,10 +20,12 @@ export function runtimeArgv(): string[] {
  * The runtime command for another user: the repository may sit below a directory that user
  * cannot search (CI clones into `mktemp -d`, mode 0700), so the compiled runtime and its
  * launcher are copied into `dir` (which the caller makes reachable) and run from there.
- * Without a compiled runtime the sources are run where they are.
+ * Without a compiled runtime the sources are run where they are; with `compiled`, the
+ * binaries are copied even when a source changed after they were built (for a client that
+ * takes one executable, such as `podman --runtime`, after the client tests' build).
  */
-export function runtimeArgvFor(dir: string): string[] {
-  const argv = runtimeArgv();
+export function runtimeArgvFor(dir: string, opts: { compiled?: boolean } = {}): string[] {
+  const argv = opts.compiled && fs.existsSync(path.join(REPO, "bin/isola-runtime")) ? [path.join(REPO, "bin/isola-runtime")] : runtimeArgv();
   if (argv.length !== 1) return argv; // not compiled: the sources must be reachable as they are
   const bin = path.join(dir, "bin");
   fs.mkdirSync(bin, { recursive: true, mode: 0o755 });
