@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { isRoot, REPO, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
+import { hostMountsUnder, isRoot, REPO, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
 
 const rt = new Runtime();
@@ -170,6 +170,129 @@ describe.skipIf(!isRoot)("CVE-2024-21626: a cwd through /proc/self/fd never reac
       expect(rt.run(["exec", id, "cat", "/dev/shm/fds"]).stdout).toBe("0 1 2 3 /\n");
     } finally {
       rt.run(["delete", "--force", id]);
+    }
+  });
+});
+
+describe.skipIf(!isRoot)("CVE-2021-30465: a mount destination swapped with a symlink during create never mounts outside the rootfs", () => {
+  /** The mounts of a mountinfo text: mount point, root within its filesystem, options, type, source. */
+  const parseMountinfo = (text: string) =>
+    text
+      .trim()
+      .split("\n")
+      .filter((l) => l.includes(" - "))
+      .map((l) => {
+        const [pre, post] = l.split(" - ") as [string, string];
+        const f = pre.split(" ");
+        const g = post.split(" ");
+        return { point: f[4] ?? "", root: f[3] ?? "", options: f[5] ?? "", type: g[0] ?? "", source: g[1] ?? "" };
+      });
+  /** Every entry below a directory, with file contents: what "untouched" is compared by. */
+  const snapshot = (dir: string): string[] =>
+    fs
+      .readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .sort()
+      .map((e) => {
+        const p = path.join(dir, e);
+        return fs.lstatSync(p).isFile() ? `${e}=${fs.readFileSync(p, "utf8")}` : `${e}/`;
+      });
+
+  test("50 runs while a host process exchanges the destinations with symlinks to a host directory: each mount lands inside the rootfs or the run fails naming it", async () => {
+    // the host directory the symlinks point at (the test's own), and a volume to bind
+    const host = fs.mkdtempSync(path.join(work, "host-target-"));
+    fs.mkdirSync(path.join(host, "sub"));
+    fs.writeFileSync(path.join(host, "host-file"), "host\n");
+    fs.writeFileSync(path.join(host, "sub", "host-sub-file"), "host sub\n");
+    const hostBefore = snapshot(host);
+    const volume = fs.mkdtempSync(path.join(work, "volume-"));
+    fs.writeFileSync(path.join(volume, "volume-marker"), "volume\n");
+    // in the rootfs: /race/leaf and /race/parent are directories, each paired with a symlink to the host directory
+    const race = path.join(rootfs(), "race");
+    fs.mkdirSync(path.join(race, "parent", "sub"), { recursive: true });
+    fs.mkdirSync(path.join(race, "leaf"));
+    fs.symlinkSync(host, path.join(race, "leaf-link"));
+    fs.symlinkSync(host, path.join(race, "parent-link"));
+    const swapper = path.join(work, "rename_exchange");
+    const cc = Bun.spawnSync(["gcc", "-O1", "-o", swapper, path.join(REPO, "test/rename_exchange.c")]);
+    if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr.toString()}`);
+    // a createRuntime hook looks into the container's mount namespace after its mounts, before
+    // pivot_root (which would drop a mount made outside the rootfs): its mountinfo and what
+    // the host directory holds there
+    const hookDir = fs.mkdtempSync(path.join(work, "hook-"));
+    const hook = `s=$(cat); pid=$(echo "$s" | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p'); id=$(echo "$s" | sed -n 's/.*"id": *"\\([^"]*\\)".*/\\1/p')
+      { cat /proc/$pid/mountinfo; echo ==; ls -A /proc/$pid/root${host}; echo ==; ls -A /proc/$pid/root${host}/sub; } > ${hookDir}/$id 2>&1; true`;
+    let mountIndex = 0;
+    useSpec((s) => {
+      mountIndex = s.mounts!.length;
+      s.mounts!.push(
+        { destination: "/race/leaf", type: "tmpfs", source: "isola-race", options: ["size=64k"] },
+        { destination: "/race/parent/sub", type: "bind", source: volume, options: ["bind", "ro"] },
+      );
+      s.hooks = { createRuntime: [{ path: "/bin/sh", args: ["sh", "-c", hook] }] };
+      // the container writes a marker into each of its mounts, by each of the swapped names
+      s.process!.args = ["sh", "-c", "cat /proc/self/mountinfo; for d in /race/leaf /race/leaf-link /race/parent/sub /race/parent-link/sub; do { echo x > $d/marker; } 2>/dev/null; done; true"];
+    });
+    const rootfsPrefix = `${fs.realpathSync(rootfs())}/`;
+    const inRootfs = (p: string) => p.startsWith(rootfsPrefix);
+    const atHost = (p: string) => p === host || p.startsWith(`${host}/`);
+    const swapLog = path.join(work, "swapper.out");
+    const swap = Bun.spawn([swapper, path.join(race, "leaf"), path.join(race, "leaf-link"), path.join(race, "parent"), path.join(race, "parent-link")], { stdout: Bun.file(swapLog), stderr: "inherit" });
+    try {
+      const results: { id: string; code: number; stdout: string; stderr: string }[] = [];
+      try {
+        expect(waitFor(() => fs.readFileSync(swapLog, "utf8") === "ready\n")).toBe(true);
+        // control, in a throwaway mount namespace: mounting by path, as a runtime that doesn't pin
+        // the destination does, lands on the host directory, and the checks below see it
+        const naive = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", `for i in $(seq 20); do mount -t tmpfs isola-race ${race}/leaf 2>/dev/null; done; cat /proc/self/mountinfo; echo ==; ls -A ${host}`]);
+        const [naiveInfo = "", naiveListing = ""] = naive.stdout.toString().split("==\n");
+        expect(parseMountinfo(naiveInfo).filter((m) => m.source === "isola-race" && atHost(m.point)).length).toBeGreaterThan(0);
+        expect(naiveListing).toBe(""); // the tmpfs covers the host directory's files there
+        expect(hostMountsUnder(host)).toEqual([]);
+        for (let i = 0; i < 50; i++) {
+          const id = uniqueId("swap");
+          results.push({ id, ...rt.run(["run", "-b", bundle, id]) });
+          expect(hostMountsUnder(host)).toEqual([]); // never on the host's side
+        }
+        expect(swap.exitCode).toBeNull(); // it swapped the whole time
+      } finally {
+        swap.kill("SIGTERM");
+        await swap.exited;
+      }
+      expect(swap.exitCode).toBe(0);
+      expect(Number(/swaps (\d+)/.exec(fs.readFileSync(swapLog, "utf8"))?.[1])).toBeGreaterThan(0);
+      let succeeded = 0;
+      for (const r of results) {
+        expect(fs.existsSync(`${rt.root}/${r.id}`)).toBe(false);
+        if (r.code !== 0) {
+          // a failure names one of the raced mounts
+          expect(r.stderr).toMatch(new RegExp(`mounts\\[(${mountIndex}|${mountIndex + 1})\\]: `));
+          continue;
+        }
+        succeeded++;
+        expect(r.stderr).toBe("");
+        // the container's mount namespace before pivot_root: both mounts below the rootfs, none at the host directory
+        const [info = "", top = "", sub = ""] = fs.readFileSync(path.join(hookDir, r.id), "utf8").split("==\n");
+        const before = parseMountinfo(info);
+        expect(before.filter((m) => atHost(m.point))).toEqual([]);
+        expect(before.filter((m) => m.source === "isola-race").map((m) => inRootfs(m.point))).toEqual([true]);
+        expect(before.filter((m) => m.root === volume).map((m) => inRootfs(m.point))).toEqual([true]);
+        expect(top.trim().split("\n")).toEqual(["host-file", "sub"]);
+        expect(sub.trim()).toBe("host-sub-file");
+        // the container itself sees both mounts, the bind read-only
+        const inside = parseMountinfo(r.stdout);
+        expect(inside.filter((m) => m.source === "isola-race")).toHaveLength(1);
+        const bind = inside.filter((m) => m.root === volume);
+        expect(bind).toHaveLength(1);
+        expect(bind[0]!.options.split(",")).toContain("ro");
+      }
+      expect(succeeded).toBeGreaterThan(0);
+      // nothing the containers wrote reached the host directory, and nothing was mounted there
+      expect(snapshot(host)).toEqual(hostBefore);
+      expect(hostMountsUnder(host)).toEqual([]);
+    } finally {
+      fs.rmSync(race, { recursive: true, force: true });
+      // the symlinks, resolved inside the root, made <rootfs>/<host directory>
+      fs.rmSync(path.join(rootfs(), work), { recursive: true, force: true });
     }
   });
 });
