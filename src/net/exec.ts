@@ -16,8 +16,14 @@ export async function findPlugin(type: string, dirs: readonly string[]): Promise
   return undefined;
 }
 
+/** What a plugin call that ran out of time reports, exec'd or in-process. */
+export function timeoutError(type: string, command: string, timeoutMs: number): CniError {
+  return new CniError(ErrorCode.tryAgainLater, `plugin ${type} (${command}) timed out after ${timeoutMs} ms`);
+}
+
 export async function execPlugin(exe: string, call: PluginCall, opts: ExecOptions): Promise<unknown> {
   const type = exe.slice(exe.lastIndexOf("/") + 1);
+  if (call.signal?.aborted) throw call.signal.reason;
   const env: Record<string, string> = {
     CNI_COMMAND: call.command,
     CNI_CONTAINERID: call.containerId,
@@ -41,10 +47,15 @@ export async function execPlugin(exe: string, call: PluginCall, opts: ExecOption
     timedOut = true;
     proc.kill("SIGKILL");
   }, opts.timeoutMs);
+  // the in-process plugin that runs this one (IPAM) timed out: this one stops too
+  const stop = () => proc.kill("SIGKILL");
+  call.signal?.addEventListener("abort", stop, { once: true });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
+  call.signal?.removeEventListener("abort", stop);
   const what = `plugin ${type} (${call.command})`;
-  if (timedOut) throw new CniError(ErrorCode.tryAgainLater, `${what} timed out after ${opts.timeoutMs} ms`);
+  if (timedOut) throw timeoutError(type, call.command, opts.timeoutMs);
+  if (call.signal?.aborted) throw call.signal.reason;
   if (code !== 0) {
     const e = parseErrorJson(out);
     if (e) throw new CniError(e.code, `${what} failed: ${e.msg}`, e.details);

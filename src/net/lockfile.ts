@@ -16,6 +16,8 @@ export interface LockOptions {
   waitMs?: number;
   /** what the lock protects, for the error (default: the path) */
   what?: string;
+  /** gives up waiting when aborted (with the signal's reason) */
+  signal?: AbortSignal;
 }
 
 const LOCK_EX = 2;
@@ -105,6 +107,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   const deadline = Date.now() + waitMs;
   await mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
   for (;;) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
     const fd = tryLock(path);
     if (fd !== undefined) {
       const ino = fstatSync(fd).ino;

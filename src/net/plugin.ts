@@ -12,6 +12,11 @@ export interface PluginCall {
   /** CNI_PATH */
   path: string[];
   config: PluginConf;
+  /**
+   * Aborted when the call timed out (the runtime sets it; not part of CNI): an in-process
+   * plugin's long waits end then, as an exec'd plugin is killed. Calls it makes carry it on.
+   */
+  signal?: AbortSignal;
 }
 
 /** Runs a plugin by type. Plugins use it to delegate to IPAM plugins. */

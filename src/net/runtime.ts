@@ -5,7 +5,7 @@
 import { checkAttachment } from "./attachment.ts";
 import { cachePath, decodeConfig, encodeConfig, listCache, readCache, removeCache, writeCache, type CacheRecord } from "./cache.ts";
 import { CniError, configError, ErrorCode } from "./errors.ts";
-import { execPlugin, findPlugin } from "./exec.ts";
+import { execPlugin, findPlugin, timeoutError } from "./exec.ts";
 import { parseConfList } from "./conflist.ts";
 import type { InProcessPlugin, PluginCall, PluginInvoker } from "./plugin.ts";
 import { builtinPlugin, isBuiltinType } from "./plugins/registry.ts";
@@ -23,7 +23,7 @@ export interface RuntimeOptions {
   /** where plugin executables are looked up, in order */
   pluginDirs?: string[];
   cacheDir?: string;
-  /** per plugin invocation */
+  /** per plugin invocation, exec'd or in-process (default 60 s) */
   timeoutMs?: number;
   /** run isola-* plugin types inside this process (default true) */
   inProcess?: boolean;
@@ -43,6 +43,8 @@ export class CniRuntime implements PluginInvoker {
   readonly timeoutMs: number;
   readonly inProcess: boolean;
   private readonly paths = new Map<string, string>();
+  /** in-process calls that timed out, still ending (their signal is aborted) */
+  private readonly abandoned = new Set<Promise<void>>();
 
   constructor(opts: RuntimeOptions = {}) {
     this.pluginDirs = opts.pluginDirs ?? DEFAULT_PLUGIN_DIRS;
@@ -58,11 +60,47 @@ export class CniRuntime implements PluginInvoker {
     if (builtin) {
       // what the executable's skeleton checks, before the plugin sees the call
       if (call.command !== "VERSION") requireVersion(call.config.cniVersion ?? CURRENT_VERSION, builtin.supportedVersions, type);
-      return runInProcess(builtin, call, this);
+      return this.runBuiltin(type, builtin, call);
     }
     const exe = await this.resolve(type);
     if (!exe) throw new CniError(ErrorCode.invalidNetworkConfig, `plugin type "${type}" not found in ${this.pluginDirs.join(", ")}`);
     return execPlugin(exe, call, { timeoutMs: this.timeoutMs });
+  }
+
+  /**
+   * An in-process call under the same timeout as an exec'd plugin, with the same error. It
+   * cannot be killed: its signal is aborted instead, which ends its waits (locks, the plugins
+   * it runs, which are killed if exec'd), and settle() waits for it to end.
+   */
+  private async runBuiltin(type: string, p: InProcessPlugin, call: PluginCall): Promise<unknown> {
+    const parent = call.signal;
+    if (parent?.aborted) throw parent.reason;
+    const ctl = new AbortController();
+    const onParent = () => ctl.abort(parent!.reason);
+    parent?.addEventListener("abort", onParent, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = timeoutError(type, call.command, this.timeoutMs);
+        ctl.abort(e);
+        reject(e);
+      }, this.timeoutMs);
+    });
+    const run = runInProcess(p, { ...call, signal: ctl.signal }, this);
+    try {
+      return await Promise.race([run, timeout]);
+    } finally {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onParent);
+      if (ctl.signal.aborted) {
+        const ending: Promise<void> = run.then(
+          () => undefined,
+          () => undefined,
+        );
+        this.abandoned.add(ending);
+        void ending.then(() => this.abandoned.delete(ending));
+      }
+    }
   }
 
   private async resolve(type: string): Promise<string | undefined> {
@@ -190,8 +228,9 @@ export class CniRuntime implements PluginInvoker {
     for (let i = 0; i < list.plugins.length; i++) await this.invoke(list.plugins[i]!.type, this.call(list, i, "CHECK", a, rec.result));
   }
 
-  /** Waits for background kernel work of earlier DELs (veth pairs being unregistered). */
+  /** Waits for background kernel work of earlier DELs (veth pairs being unregistered) and for in-process calls that timed out to end. */
   async settle(): Promise<void> {
+    while (this.abandoned.size) await Promise.all([...this.abandoned]);
     await (await import("./host.ts")).netHost().settle();
   }
 

@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { cachePath, decodeConfig } from "./cache.ts";
 import { parseConfList } from "./conflist.ts";
 import { CniError } from "./errors.ts";
+import { acquireLock } from "./lockfile.ts";
+import { FilePolicyStore } from "./policy/store.ts";
 import { CniRuntime } from "./runtime.ts";
 
 const BUN = new URL("../../node_modules/.bin/bun", import.meta.url).pathname;
@@ -106,6 +108,29 @@ test("a crashing plugin's stderr and a hung plugin's timeout become errors", asy
   expect(slow.message).toBe("plugin fake-slow (ADD) timed out after 300 ms");
   expect(slow.code).toBe(11);
   await log();
+});
+
+test("an in-process plugin that hangs times out as an exec'd one does, and stops: it does not finish later", async () => {
+  // isola-policy in-process, stuck on its network's lock, which this test holds
+  const store = `${dir}/policy`;
+  const l = parseConfList(JSON.stringify({ cniVersion: "1.1.0", name: "hung", plugins: [{ type: "fake-a" }, { type: "isola-policy", dataDir: store }] }));
+  const release = await acquireLock(`${store}/locks/hung.lock`);
+  const fast = new CniRuntime({ pluginDirs: [dir], cacheDir: `${dir}/cache`, timeoutMs: 300 });
+  let e: CniError;
+  try {
+    e = (await fast.add(l, { containerId: "c5", ifName: "eth0", netns: "/x" }).catch((x) => x)) as CniError;
+  } finally {
+    release();
+  }
+  expect(e).toBeInstanceOf(CniError);
+  expect(e.message).toBe("plugin isola-policy (ADD) timed out after 300 ms");
+  expect(e.code).toBe(11);
+  // the runtime undid the chain (the policy DEL timed out the same way) and cached nothing
+  expect((await log()).map((c) => `${c.cmd} ${c.type}`)).toEqual(["ADD fake-a", "DEL fake-a"]);
+  expect(await readdir(`${dir}/cache/results`)).toEqual([]);
+  // once the calls that timed out have ended, none of them registered the container late
+  await fast.settle();
+  expect(await new FilePolicyStore(store).endpoints("hung")).toEqual([]);
 });
 
 test("a bad container id or interface name is refused (CNI error 4, the field named) before any plugin runs", async () => {

@@ -15,7 +15,7 @@ import { DEFAULT_POLICY_DIR, FilePolicyStore } from "./store.ts";
 function engineFor(call: PluginCall): PolicyEngine {
   const dir = call.config.dataDir;
   if (dir !== undefined && typeof dir !== "string") throw configError("dataDir", `expected a directory path, found ${JSON.stringify(dir)}`);
-  return new PolicyEngine({ store: new FilePolicyStore(dir ?? DEFAULT_POLICY_DIR) });
+  return new PolicyEngine({ store: new FilePolicyStore(dir ?? DEFAULT_POLICY_DIR, call.signal ? { signal: call.signal } : {}) });
 }
 
 function network(call: PluginCall): string {

@@ -43,7 +43,11 @@ async function writeAtomic(path: string, data: unknown): Promise<void> {
 
 /** The local file store: `<dir>/policies/<name>.json`, `<dir>/endpoints/<network>/<cid>-<if>.json`. */
 export class FilePolicyStore implements PolicyStore {
-  constructor(readonly dir: string) {}
+  /** `signal`: lock waits end when it is aborted (a plugin call that timed out) */
+  constructor(
+    readonly dir: string,
+    private readonly opts: { signal?: AbortSignal } = {},
+  ) {}
 
   private policyPath(name: string): string {
     return `${this.dir}/policies/${name}.json`;
@@ -105,6 +109,6 @@ export class FilePolicyStore implements PolicyStore {
 
   /** `<dir>/locks/<network>.lock`, the lock of lockfile.ts (a dead holder's lock is taken over). */
   async withLock<T>(network: string, fn: () => Promise<T>): Promise<T> {
-    return withLock(`${this.dir}/locks/${network}.lock`, fn, { what: `network ${network}'s policy store` });
+    return withLock(`${this.dir}/locks/${network}.lock`, fn, { what: `network ${network}'s policy store`, ...(this.opts.signal ? { signal: this.opts.signal } : {}) });
   }
 }
