@@ -5,8 +5,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeBundle, readSpec, writeSpec } from "../../test/bundle.ts";
-import { hostMountsUnder, isRoot, REPO, Runtime, uniqueId, waitFor } from "../../test/harness.ts";
+import { hostMountsUnder, isRoot, REPO, Runtime, runtimeArgvFor, uniqueId, waitFor } from "../../test/harness.ts";
 import type { Spec } from "../oci/types.ts";
+import { DOCKER_DEFAULT_CAPS } from "../seccomp/moby.ts";
 
 const rt = new Runtime();
 let bundle = "";
@@ -107,6 +108,68 @@ describe.skipIf(!isRoot)("CVE-2019-5736: the launcher's binary can't be overwrit
     } finally {
       if (held !== undefined) fs.closeSync(held);
       rt.run(["delete", "--force", id], { env });
+    }
+  });
+});
+
+describe.skipIf(!isRoot)("CVE-2019-5736: a container in the host's pid namespace can't open the runtime's binary through /proc/<pid>/exe", () => {
+  test("with Docker's capabilities, during a foreground run, /proc/<isola-runtime>/exe and the launcher's refuse writing, reading and O_PATH; the same probe opens and overwrites a binary of the container's own", async () => {
+    const probe = path.join(work, "exe_probe");
+    const cc = Bun.spawnSync(["gcc", "-static", "-O1", "-o", probe, path.join(REPO, "test/exe_probe.c")]);
+    if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr.toString()}`);
+    fs.copyFileSync(probe, path.join(rootfs(), "bin/exe_probe"));
+    fs.chmodSync(path.join(rootfs(), "bin/exe_probe"), 0o755);
+    const victim = path.join(rootfs(), "tmp/exe-victim");
+    fs.copyFileSync("/bin/busybox", victim);
+    fs.chmodSync(victim, 0o755);
+    // the runtime runs from copies in the test's dir (when compiled): nothing else is ever a target
+    const argv = [...runtimeArgvFor(path.join(work, "runtime-copy")), "--root", rt.root];
+    const runtimeExe = fs.realpathSync(argv[0]!);
+    const before = sha256(runtimeExe);
+    useSpec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "pid");
+      for (const set of ["bounding", "effective", "permitted"] as const) s.process!.capabilities![set] = [...DOCKER_DEFAULT_CAPS];
+      // the init's parent is the launcher's stage 0, whose parent is isola-runtime
+      s.process!.args = [
+        "sh",
+        "-c",
+        `l=$(awk '{print $4}' /proc/$$/stat); r=$(awk '{print $4}' /proc/$l/stat)
+        echo "pids $l $r"; grep ^CapEff /proc/self/status
+        echo "runtime $(exe_probe open $r)"; echo "launcher $(exe_probe open $l)"
+        sleep 100 & echo "sibling $(exe_probe open $!)"; kill $!
+        echo "attack $(exe_probe attack /tmp/exe-victim)"`,
+      ];
+    });
+    const out = path.join(work, "exe.out");
+    const err = path.join(work, "exe.err");
+    const run = Bun.spawn([...argv, "run", "-b", bundle, uniqueId("exe")], { stdout: Bun.file(out), stderr: Bun.file(err) });
+    try {
+      expect(await run.exited).toBe(0);
+      expect(fs.readFileSync(err, "utf8")).toBe("");
+      const lines = Object.fromEntries(
+        fs
+          .readFileSync(out, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => [l.split(/[ :]/)[0], l.replace(/^\S+\s+/, "")]),
+      );
+      // the probe reached the runtime process the test started, with Docker's capabilities (CAP_DAC_OVERRIDE, no CAP_SYS_PTRACE)
+      expect(Number(lines.pids?.split(" ")[1])).toBe(run.pid);
+      const caps = BigInt(`0x${lines.CapEff}`);
+      expect([(caps >> 1n) & 1n, (caps >> 19n) & 1n]).toEqual([1n, 0n]);
+      expect(lines.runtime).toBe("wronly=EACCES rdonly=EACCES path=EACCES reopen=-");
+      expect(lines.launcher).toBe("wronly=EACCES rdonly=EACCES path=EACCES reopen=-");
+      // control: a process of the container's own is open to the same probe (only the running image's write-deny stops it)
+      expect(lines.sibling).toBe("wronly=ETXTBSY rdonly=ok path=ok reopen=ETXTBSY");
+      // and the whole attack overwrites a binary once it stopped running
+      expect(lines.attack).toBe("wronly=ETXTBSY rdonly=ok path=ok reopen=ok write=ok");
+      expect(fs.readFileSync(victim).subarray(0, 5).toString()).toBe("PWNED");
+      expect(sha256(runtimeExe)).toBe(before);
+    } finally {
+      if (run.exitCode === null) run.kill(9);
+      await run.exited;
+      fs.rmSync(victim, { force: true });
+      fs.rmSync(path.join(rootfs(), "bin/exe_probe"), { force: true });
     }
   });
 });
