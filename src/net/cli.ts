@@ -15,6 +15,7 @@ import { hostRoutes, NetworkStore, type Network } from "./networks.ts";
 import { fnv64 } from "./plugins/bridge_plan.ts";
 import { DEFAULT_PLUGIN_DIRS, CniRuntime, type AttachOptions } from "./runtime.ts";
 import { PolicyEngine } from "./policy/engine.ts";
+import { labelKeyProblem, labelValueProblem } from "./policy/model.ts";
 import { FilePolicyStore } from "./policy/store.ts";
 import type { PortMapping, Result } from "./types.ts";
 import { runGroup, type Subcommand } from "./subcommands.ts";
@@ -44,12 +45,21 @@ function pluginDirs(): string[] {
   return [...new Set([`${exeDir}/cni`, repoBin, ...DEFAULT_PLUGIN_DIRS])];
 }
 
-function labelsOf(values: string[], flag: string): Record<string, string> {
+/** `--label k=v` flags, checked as policies check labels (Kubernetes label syntax). */
+export function labelsOf(values: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
+  const at = new Map<string, number>();
   values.forEach((kv, i) => {
     const eq = kv.indexOf("=");
     if (eq <= 0) throw new UsageError(`--${flag}[${i}]: ${JSON.stringify(kv)} is not a label (expected key=value)`);
-    out[kv.slice(0, eq)] = kv.slice(eq + 1);
+    const [k, v] = [kv.slice(0, eq), kv.slice(eq + 1)];
+    const badKey = labelKeyProblem(k);
+    if (badKey) throw new UsageError(`--${flag}[${i}]: ${badKey}`);
+    const badValue = labelValueProblem(v);
+    if (badValue) throw new UsageError(`--${flag}[${i}]: label ${JSON.stringify(k)}: ${badValue}`);
+    if (at.has(k)) throw new UsageError(`--${flag}[${i}]: label ${JSON.stringify(k)} is given twice (also --${flag}[${at.get(k)}])`);
+    at.set(k, i);
+    out[k] = v;
   });
   return out;
 }

@@ -182,6 +182,16 @@ describe.skipIf(!root)("isola network in a test host", () => {
     expect((await isola("network", "attach", n, "--network", "u", "--ifname", "averyveryverylong0")).err).toContain('--ifname: "averyveryverylong0" is too long');
     expect((await isola("network", "detach", n, "--network", "u", "--ifname", ".."))).toMatchObject({ code: 2 });
     expect((await isola("network", "attach", n, "--network", "u", "--mac", "01:00:5e:00:00:01")).err).toContain("--mac: 01:00:5e:00:00:01 is a multicast address");
+    // labels as policies select them (Kubernetes label syntax), both on attach and on create
+    const label = await isola("network", "attach", n, "--network", "u", "--label", "app=web", "--label", "tier=data base");
+    expect(label.code).toBe(2);
+    expect(label.err).toContain('--label[1]: label "tier": "data base" is not a label value (expected at most 63 letters, digits, "-", "_", "." starting and ending with a letter or digit)');
+    expect((await isola("network", "attach", n, "--network", "u", "--label", "-app=web")).err).toContain('--label[0]: "-app" is not a label key');
+    expect((await isola("network", "attach", n, "--network", "u", "--label", "app=web", "-l", "app=db")).err).toContain('--label[1]: label "app" is given twice (also --label[0])');
+    expect((await isola("network", "attach", n, "--network", "u", "--label", `app=${"x".repeat(64)}`)).err).toContain("is not a label value");
+    expect((await isola("network", "create", "lbl", "--subnet", "10.67.0.0/24", "--label", "owner=a/b")).err).toContain('--label[0]: label "owner": "a/b" is not a label value');
+    expect(await readdir(`${h.tmp}/state/networks`)).toEqual(["u.conflist"]);
+    expect(await readdir(`${h.tmp}/state/cni-cache/results`).catch(() => [])).toEqual([]);
     expect(await h.links()).toEqual(links);
     expect(await h.links(n)).toEqual(["lo"]);
     expect((await isola("network", "rm", "u")).code).toBe(0);

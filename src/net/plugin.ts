@@ -32,6 +32,11 @@ export interface InProcessPlugin {
   check(call: PluginCall, invoker: PluginInvoker): Promise<void>;
   status?(call: PluginCall, invoker: PluginInvoker): Promise<void>;
   gc?(call: PluginCall, invoker: PluginInvoker): Promise<void>;
+  /**
+   * Checks an ADD's config and runtimeConfig before any plugin of the chain runs (no
+   * prevResult yet), so a bad value is refused before anything is created. Runs nothing.
+   */
+  preflight?(call: PluginCall): void;
 }
 
 /** Parses CNI_ARGS ("IgnoreUnknown=1;IP=10.0.0.5") into pairs. */

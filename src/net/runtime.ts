@@ -124,6 +124,12 @@ export class CniRuntime implements PluginInvoker {
     }
   }
 
+  /** Lets each in-process plugin of the chain refuse the ADD's config before any plugin runs. */
+  private async preflight(list: NetConfList, att: AttachOptions): Promise<void> {
+    if (!this.inProcess) return;
+    for (const [i, p] of list.plugins.entries()) (await builtinPlugin(p.type))?.preflight?.(this.call(list, i, "ADD", att, undefined));
+  }
+
   private call(list: NetConfList, i: number, command: Command, att: AttachOptions, prev: Result | undefined): PluginCall {
     return {
       command,
@@ -143,6 +149,7 @@ export class CniRuntime implements PluginInvoker {
   async add(list: NetConfList, att: AttachOptions): Promise<Result> {
     checkAttachment(att, API_FIELDS);
     await this.checkPluginsExist(list);
+    await this.preflight(list, att);
     const path = cachePath(this.cacheDir, list.name, att.containerId, att.ifName);
     // A result left by a crashed runtime: tear the old attachment down first.
     const stale = await readCache(path);

@@ -133,6 +133,32 @@ test("an in-process plugin that hangs times out as an exec'd one does, and stops
   expect(await new FilePolicyStore(store).endpoints("hung")).toEqual([]);
 });
 
+test("labels that policies could not select are refused, naming the label, before any plugin runs", async () => {
+  const l = parseConfList(JSON.stringify({ cniVersion: "1.1.0", name: "labelled", plugins: [{ type: "fake-a" }, { type: "isola-policy", capabilities: { labels: true }, dataDir: `${dir}/policy` }] }));
+  const refused = async (labels: Record<string, unknown>) => {
+    const e = (await rt.add(l, { containerId: "c7", ifName: "eth0", netns: "/x", capabilityArgs: { labels: labels as Record<string, string> } }).catch((x) => x)) as CniError;
+    expect(e).toBeInstanceOf(CniError);
+    expect(e.code).toBe(7);
+    return e.message;
+  };
+  // short enough, but not a label value: a policy selector could never name it
+  expect(await refused({ app: "web server" })).toBe('runtimeConfig.labels.app: "web server" is not a label value (expected at most 63 letters, digits, "-", "_", "." starting and ending with a letter or digit)');
+  expect(await refused({ tier: "-db" })).toStartWith('runtimeConfig.labels.tier: "-db" is not a label value');
+  expect(await refused({ app: 5 })).toStartWith("runtimeConfig.labels.app: 5 is not a label value");
+  expect(await refused({ "bad key": "x" })).toStartWith('runtimeConfig.labels: "bad key" is not a label key');
+  expect(await refused({ "Example.com/app": "x" })).toBe('runtimeConfig.labels: "Example.com/app" has a bad prefix (expected a DNS subdomain before "/")');
+  // nothing ran, nothing cached, nothing registered
+  expect(await log()).toEqual([]);
+  expect(await readdir(`${dir}/cache/results`).catch(() => [])).toEqual([]);
+  expect(await new FilePolicyStore(`${dir}/policy`).endpoints("labelled")).toEqual([]);
+  // good labels pass
+  await rt.add(l, { containerId: "c7", ifName: "eth0", netns: "/x", capabilityArgs: { labels: { app: "web", "example.com/tier": "", v: "1.2_a" } } });
+  expect((await new FilePolicyStore(`${dir}/policy`).endpoints("labelled"))[0]?.labels).toEqual({ app: "web", "example.com/tier": "", v: "1.2_a" });
+  await rt.del(l, { containerId: "c7", ifName: "eth0", netns: "/x" });
+  expect(await new FilePolicyStore(`${dir}/policy`).endpoints("labelled")).toEqual([]);
+  await log();
+});
+
 test("a bad container id or interface name is refused (CNI error 4, the field named) before any plugin runs", async () => {
   const l = list(["fake-a"]);
   const bad = async (p: Promise<unknown>) => (await p.catch((e) => e)) as CniError;

@@ -94,10 +94,17 @@ export function labelKeyProblem(key: string): string | undefined {
   return undefined;
 }
 
-function labelValue(v: unknown, field: string): string {
+/** Checks a label value: empty, or 1-63 characters as Kubernetes has it. */
+export function labelValueProblem(v: unknown): string | undefined {
   if (typeof v !== "string" || !LABEL_VALUE_RE.test(v))
-    throw configError(field, `${show(v)} is not a label value (expected at most 63 letters, digits, "-", "_", "." starting and ending with a letter or digit)`);
-  return v;
+    return `${show(v)} is not a label value (expected at most 63 letters, digits, "-", "_", "." starting and ending with a letter or digit)`;
+  return undefined;
+}
+
+function labelValue(v: unknown, field: string): string {
+  const bad = labelValueProblem(v);
+  if (bad) throw configError(field, bad);
+  return v as string;
 }
 
 /** Validates a label selector (matchLabels, matchExpressions). */

@@ -9,7 +9,7 @@ import type { InProcessPlugin, PluginCall } from "../plugin.ts";
 import type { Result } from "../types.ts";
 import { SUPPORTED_VERSIONS } from "../version.ts";
 import { PolicyEngine } from "./engine.ts";
-import { labelKeyProblem, type Endpoint } from "./model.ts";
+import { labelKeyProblem, labelValueProblem, type Endpoint } from "./model.ts";
 import { DEFAULT_POLICY_DIR, FilePolicyStore } from "./store.ts";
 
 function engineFor(call: PluginCall): PolicyEngine {
@@ -24,14 +24,22 @@ function network(call: PluginCall): string {
   return n;
 }
 
+/** The runtime's labels, checked as policies check theirs (Kubernetes label syntax). */
+function labelsOf(call: PluginCall): Record<string, string> {
+  const labels: unknown = call.config.runtimeConfig?.labels ?? {};
+  if (typeof labels !== "object" || labels === null || Array.isArray(labels)) throw configError("runtimeConfig.labels", `expected an object of label: value, found ${JSON.stringify(labels)}`);
+  for (const [k, v] of Object.entries(labels)) {
+    const badKey = labelKeyProblem(k);
+    if (badKey) throw configError("runtimeConfig.labels", badKey);
+    const badValue = labelValueProblem(v);
+    if (badValue) throw configError(`runtimeConfig.labels.${k}`, badValue);
+  }
+  return labels as Record<string, string>;
+}
+
 /** The attachment as the engine registers it: the result's addresses and the runtime's labels. */
 export function endpointOf(call: PluginCall, prev: Result): Endpoint {
-  const labels = call.config.runtimeConfig?.labels ?? {};
-  for (const [k, v] of Object.entries(labels)) {
-    const bad = labelKeyProblem(k);
-    if (bad) throw configError("runtimeConfig.labels", bad);
-    if (typeof v !== "string" || v.length > 63) throw configError(`runtimeConfig.labels.${k}`, `${JSON.stringify(v)} is not a label value`);
-  }
+  const labels = labelsOf(call);
   const addresses = (prev.ips ?? []).map((i) => i.address.replace(/\/\d+$/, ""));
   if (!addresses.length) throw configError("prevResult.ips", "no container address (isola-policy must follow a plugin that assigns addresses)");
   return { containerId: call.containerId, ifName: call.ifName, addresses, labels: { ...labels } };
@@ -57,6 +65,12 @@ export const isolaPolicy: InProcessPlugin = {
   },
 
   async status() {},
+
+  preflight(call) {
+    labelsOf(call);
+    engineFor(call);
+    network(call);
+  },
 
   async gc(call) {
     const valid = (call.config["cni.dev/valid-attachments"] ?? []) as { containerID: string; ifname: string }[];
