@@ -165,11 +165,26 @@ describe.skipIf(!root)("isola network in a test host", () => {
     await h.exec(["ip", "link", "del", "vext1"]);
   });
 
+  test("concurrent creates record distinct subnets, and a name once", async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `par${i}`);
+    const rs = await Promise.all([...names, "par0"].map((n) => isola("network", "create", n)));
+    const failed = rs.filter((r) => r.code !== 0);
+    expect(failed.map((r) => r.err.trim())).toEqual(['isola network create: name: network "par0" already exists']);
+    const ls = JSON.parse((await isola("network", "ls", "--json")).out) as { name: string; subnets: string[] }[];
+    expect(ls.map((n) => n.name).sort()).toEqual(names.sort());
+    expect(new Set(ls.map((n) => n.subnets[0])).size).toBe(names.length);
+    expect((await isola("network", "rm", ...names)).code).toBe(0);
+    expect(await readdir(`${h.tmp}/state/networks`)).toEqual([]); // the lock file too
+  });
+
   test("usage errors name the flag", async () => {
     expect((await isola("network", "attach", "/x")).err).toContain("--network: missing");
     expect((await isola("network", "attach", "/x", "--network", "nope")).err).toContain('--network: no network named "nope"');
     expect((await isola("network", "create", "bad", "--subnet", "10.0.0.0/33")).err).toContain('--subnet[0]: "10.0.0.0/33" is not a CIDR (expected a.b.c.d/0-32)');
     expect((await isola("network", "create", "m", "--driver", "macvlan")).err).toContain("--parent: missing");
+    expect((await isola("network", "create", "s31", "--subnet", "10.0.0.0/31")).err).toContain("--subnet[0]: 10.0.0.0/31 is too small");
+    expect((await isola("network", "create", "mn", "--driver", "macvlan", "--parent", "lo", "--nat")).err).toContain("--nat: the macvlan driver cannot masquerade");
+    expect((await isola("network", "create", "g0", "--subnet", "10.0.0.0/24", "--gateway", "10.0.0.0")).err).toContain("--gateway[0]: 10.0.0.0 is the network address of 10.0.0.0/24");
     expect((await isola("nope")).code).toBe(2);
     // an attachment's names and MAC are checked before anything is made
     expect((await isola("network", "create", "u", "--subnet", "10.64.0.0/24", "--bridge", "isolau0")).code).toBe(0);

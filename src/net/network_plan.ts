@@ -3,7 +3,7 @@
  * overlap and gateway checks, the plugin chain per driver. Pure.
  */
 import { configError } from "./errors.ts";
-import { cidrExpectation, formatAddr, formatPrefix, parseAddr, parseCidr, prefixContains, prefixesOverlap, type Prefix } from "./ip.ts";
+import { cidrExpectation, familyWidth, formatAddr, formatPrefix, parseAddr, parseCidr, prefixContains, prefixesOverlap, prefixLast, type Prefix } from "./ip.ts";
 import { fnv64 } from "./plugins/bridge_plan.ts";
 
 export type Driver = "bridge" | "macvlan";
@@ -78,11 +78,20 @@ export function planNetwork(o: NetworkOptions, existing: readonly ExistingNetwor
   if (existing.some((n) => n.name === o.name)) throw configError("name", `network "${o.name}" already exists`);
   const driver = o.driver ?? "bridge";
   if (driver !== "bridge" && driver !== "macvlan") throw configError("--driver", `${JSON.stringify(driver)} is not a driver (expected bridge or macvlan)`);
+  // flags the driver would accept and ignore
+  if (driver === "macvlan") {
+    if (o.nat) throw configError("--nat", "the macvlan driver cannot masquerade (its containers' traffic leaves through the parent interface, not through the host's routing); use --driver bridge");
+    if (o.internal) throw configError("--internal", "the macvlan driver cannot keep its containers in (they share the parent interface's segment, the host's firewall never sees their traffic); use --driver bridge");
+    if (o.bridge !== undefined) throw configError("--bridge", "only the bridge driver has a bridge (macvlan attaches to --parent)");
+  } else if (o.parent !== undefined) throw configError("--parent", "only the macvlan driver has a parent interface (the bridge driver makes its own bridge)");
+  if (o.nat && o.internal) throw configError("--nat", "conflicts with --internal (an internal network has no way out to masquerade)");
   const taken = existing.flatMap((n) => n.subnets.map((s) => ({ net: n.name, p: parseCidr(s)!.prefix })));
   const subnets: Prefix[] = [];
   (o.subnets ?? []).forEach((s, i) => {
     const c = parseCidr(s);
     if (!c) throw configError(`--subnet[${i}]`, `${JSON.stringify(s)} is not a CIDR (${cidrExpectation(s)})`);
+    if (familyWidth(c.prefix.family) - c.prefix.bits < 2)
+      throw configError(`--subnet[${i}]`, `${s} is too small (expected room for the gateway and a container: /${familyWidth(c.prefix.family) - 2} or larger)`);
     const clash = taken.find((t) => prefixesOverlap(t.p, c.prefix));
     if (clash) throw configError(`--subnet[${i}]`, `${s} overlaps network "${clash.net}" (${formatPrefix(clash.p)})`);
     const mine = subnets.find((p) => prefixesOverlap(p, c.prefix));
@@ -104,11 +113,17 @@ export function planNetwork(o: NetworkOptions, existing: readonly ExistingNetwor
   }
   if (o.ipv6 && !subnets.some((p) => p.family === 6)) subnets.push(parseCidr(v6For(o.name, taken.map((t) => t.p)))!.prefix);
   const gateways: string[] = [];
+  const gatewayOf = new Map<Prefix, number>();
   (o.gateways ?? []).forEach((g, i) => {
     const a = parseAddr(g);
     if (!a) throw configError(`--gateway[${i}]`, `${JSON.stringify(g)} is not an IP address`);
     const sub = subnets.find((p) => prefixContains(p, a));
     if (!sub) throw configError(`--gateway[${i}]`, `${g} is outside the subnets ${subnets.map(formatPrefix).join(", ")}`);
+    if (a.value === sub.network) throw configError(`--gateway[${i}]`, `${g} is the network address of ${formatPrefix(sub)} (expected an address a host can have)`);
+    if (sub.family === 4 && a.value === prefixLast(sub)) throw configError(`--gateway[${i}]`, `${g} is the broadcast address of ${formatPrefix(sub)} (expected an address a host can have)`);
+    const other = gatewayOf.get(sub);
+    if (other !== undefined) throw configError(`--gateway[${i}]`, `${g} is a second gateway for ${formatPrefix(sub)} (--gateway[${other}] is one)`);
+    gatewayOf.set(sub, i);
   });
   const ranges = subnets.map((p) => {
     const r: Record<string, string> = { subnet: formatPrefix(p) };
@@ -119,7 +134,7 @@ export function planNetwork(o: NetworkOptions, existing: readonly ExistingNetwor
   });
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65535)) throw configError("--mtu", `${o.mtu} is not an MTU (expected 68-65535)`);
   const internal = o.internal ?? false;
-  const nat = (o.nat ?? false) && !internal;
+  const nat = o.nat ?? false;
   const ipam: Record<string, unknown> = { type: "isola-ipam", ranges };
   if (o.ipamDir) ipam.dataDir = o.ipamDir;
   const plugins: Record<string, unknown>[] = [];

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { parseConfList } from "./conflist.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { parseCidr, type Prefix } from "./ip.ts";
+import { withLock } from "./lockfile.ts";
 import { planNetwork, type ExistingNetwork, type NetworkMeta, type NetworkOptions } from "./network_plan.ts";
 import type { NetConfList } from "./types.ts";
 
@@ -51,17 +52,23 @@ export class NetworkStore {
     return { name, list, meta, path };
   }
 
+  /**
+   * Plans and records a network under the store's lock (`<dir>/.lock`), so concurrent creates
+   * never pick overlapping subnets or the same name: each sees the networks recorded before it.
+   */
   async create(opts: NetworkOptions, hostRoutes: readonly Prefix[]): Promise<Network> {
-    const existing: ExistingNetwork[] = (await this.list()).map((n) => ({ name: n.name, subnets: n.meta?.subnets ?? subnetsOfList(n.list) }));
-    const conf = planNetwork(opts, existing, hostRoutes, new Date().toISOString());
-    const text = JSON.stringify(conf, null, 2) + "\n";
-    parseConfList(text, opts.name); // what we write must load
-    await mkdir(this.dir, { recursive: true });
-    const path = `${this.dir}/${opts.name}.conflist`;
-    const tmp = `${path}.tmp${process.pid}`;
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-    return this.load(opts.name);
+    return withLock(`${this.dir}/.lock`, async () => {
+      const existing: ExistingNetwork[] = (await this.list()).map((n) => ({ name: n.name, subnets: n.meta?.subnets ?? subnetsOfList(n.list) }));
+      const conf = planNetwork(opts, existing, hostRoutes, new Date().toISOString());
+      const text = JSON.stringify(conf, null, 2) + "\n";
+      parseConfList(text, opts.name); // what we write must load
+      await mkdir(this.dir, { recursive: true });
+      const path = `${this.dir}/${opts.name}.conflist`;
+      const tmp = `${path}.tmp${process.pid}`;
+      await writeFile(tmp, text);
+      await rename(tmp, path);
+      return this.load(opts.name);
+    }, { what: `the networks in ${this.dir}` });
   }
 
   async remove(name: string): Promise<void> {
