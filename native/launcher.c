@@ -1620,6 +1620,47 @@ static void run_step(const struct step *st)
 			fail(errno, "idmap the mount (mount_setattr)");
 		break;
 	}
+	case STEP_ATTACH_TREE_IN_ROOT: {
+		/* A bind made detached: its flags are set while nothing in the container can
+		 * reach it, it is attached to the destination resolved inside root, and its
+		 * propagation is changed through our own fd to it. No step looks the
+		 * destination up by path after the mount (CVE-2021-30465: a swapped
+		 * destination would send a remount to another mount). */
+		int64_t slot = N(st, 1);
+		int tree;
+		if (slot >= 0) {
+			tree = slot_fd(slot);
+			fd_slots[slot_index(slot)] = -1;
+		} else {
+			unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (N(st, 4) ? AT_RECURSIVE : 0);
+			tree = (int)syscall(SYS_open_tree, AT_FDCWD, S(st, 2), flags);
+			if (tree < 0)
+				fail(errno, "bind %s (open_tree)", S(st, 2));
+		}
+		struct mount_attr attr = { 0 };
+		attr.attr_set = (uint64_t)N(st, 6);
+		attr.attr_clr = (uint64_t)N(st, 7);
+		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+			fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
+		memset(&attr, 0, sizeof attr);
+		attr.attr_set = (uint64_t)N(st, 8);
+		attr.attr_clr = (uint64_t)N(st, 9);
+		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+			fail(errno, "recursive mount options of %s (mount_setattr)", S(st, 3));
+		int fd = resolve_in_root(S(st, 0), S(st, 3), (int)N(st, 5));
+		if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			fail(errno, "attach the bind mount at %s (move_mount)", S(st, 3));
+		close(fd);
+		for (uint32_t i = 10; i < st->nargs; i++) {
+			uint64_t prop = (uint64_t)N(st, i);
+			memset(&attr, 0, sizeof attr);
+			attr.propagation = prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE);
+			if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+				fail(errno, "propagation of %s (mount_setattr)", S(st, 3));
+		}
+		close(tree);
+		break;
+	}
 	case STEP_MOVE_MOUNT_IN_ROOT: {
 		int fd = resolve_in_root(S(st, 0), S(st, 2), (int)N(st, 3));
 		if (syscall(SYS_move_mount, slot_fd(N(st, 1)), "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

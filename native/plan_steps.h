@@ -78,7 +78,8 @@
 #define STEP_EXEC_FIFO_RELEASE 64 /* no arguments */
 #define STEP_HOOK_STATE 65 /* index */
 #define STEP_SETATTR_IN_ROOT 66 /* root, dest, attrSet, attrClr */
-#define STEP_MAX 66
+#define STEP_ATTACH_TREE_IN_ROOT 67 /* root, slot, source, dest, recursive, create, attrSet, attrClr, recAttrSet, recAttrClr, propagation... */
+#define STEP_MAX 67
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -147,6 +148,7 @@ static const char *const step_names[] = {
   [64] = "EXEC_FIFO_RELEASE",
   [65] = "HOOK_STATE",
   [66] = "SETATTR_IN_ROOT",
+  [67] = "ATTACH_TREE_IN_ROOT",
 };
 
 #define ARG_INT 0

@@ -8,7 +8,7 @@ import { capabilityMask } from "../oci/capabilities.ts";
 import { LANDLOCK_ANNOTATION, type LandlockPolicy } from "../oci/landlock.ts";
 import { RLIMITS } from "../oci/rlimits.ts";
 import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/types.ts";
-import { MS, parseMountOptions, propagationFlags } from "./mountopts.ts";
+import { bindMountAttrs, MS, parseMountOptions, propagationFlags } from "./mountopts.ts";
 import { Create, type SectionName, type StepName } from "./steps.ts";
 
 export type PlanArg = number | bigint | string | Uint8Array;
@@ -36,6 +36,8 @@ export interface HostFacts {
   cgroupV1Hierarchies: string[];
   /** who runs the runtime; absent means root (with every privilege over id maps) */
   caller?: CallerFacts;
+  /** the kernel has open_tree, move_mount and mount_setattr (5.12+): binds are made detached */
+  detachedMounts?: boolean;
 }
 
 /** An unprivileged caller: what it may write into a new user namespace's maps. */
@@ -501,6 +503,14 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     if (!kind || kind === "missing") throw new PlanError(`${origin}.source`, `${source} does not exist (expected a file or directory to bind)`);
     const create = kind === "dir" ? Create.DIR : Create.FILE;
     const slot = compileIdmap(m, parsed, source, origin, opts, ns.idmap);
+    if (opts.host.detachedMounts) {
+      // made detached, flagged, attached, propagated through its own fd: nothing looks the
+      // destination up again after the mount (a swapped destination can't redirect a remount)
+      const attrs = bindMountAttrs(parsed.remountFlags);
+      const recursive = (parsed.flags & MS.REC) !== 0 ? 1 : 0;
+      b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, slot ?? -1, slot === undefined ? source : "", dest, recursive, create, attrs.set, attrs.clr, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
+      return;
+    }
     if (slot !== undefined) b.add("INIT", "MOVE_MOUNT_IN_ROOT", [root, slot, dest, create], origin);
     else b.add("INIT", "MOUNT_IN_ROOT", [root, source, dest, "", MS.BIND | (parsed.flags & MS.REC), "", create], origin);
     if (parsed.remountFlags)

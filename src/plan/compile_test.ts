@@ -124,3 +124,19 @@ describe("parseMountOptions", () => {
     expect(p.data).toBe("size=1m,mode=755");
   });
 });
+
+describe("binds on a kernel with the detached mount API", () => {
+  test("one ATTACH_TREE_IN_ROOT: cloned, flagged, attached, propagated through its fd; no remount by path", () => {
+    const s = defaultSpec();
+    s.mounts!.push({ destination: "/d", type: "bind", source: "/host/data", options: ["rbind", "ro", "nosuid", "noatime", "rslave", "rnodev"] });
+    const o = opts();
+    o.host = { ...o.host, detachedMounts: true };
+    const steps = compilePlan(s, o).sections.INIT.filter((st) => st.origin === "mounts[7]");
+    expect(steps.map((st) => st.step)).toEqual(["ATTACH_TREE_IN_ROOT"]);
+    // root, slot (none), source, dest, recursive, create (dir), set: rdonly|nosuid|noatime, clear: the atime mask, recursive: nodev, propagation: rslave
+    expect(steps[0]!.args).toEqual(["/b/rootfs", -1, "/host/data", "/d", 1, 1, 0x1 | 0x2 | 0x10, 0x70, 0x4, 0, (1 << 19) | (1 << 14)]);
+    // without the API: mount, then remount and propagation by path
+    const old = compilePlan(s, opts()).sections.INIT.filter((st) => st.origin === "mounts[7]").map((st) => st.step);
+    expect(old).toEqual(["MOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "SETATTR_IN_ROOT"]);
+  });
+});

@@ -129,6 +129,29 @@ export interface ParsedMountOptions {
   recAttrClr: number;
 }
 
+/**
+ * The per-mount flags of a bind as mount_setattr bits: what a bind remount would apply. Only
+ * set, never cleared: the flags the source mount has stay (a bind remount would drop the ones
+ * not asked for again, nosuid say, where they are not locked). Superblock flags (sync,
+ * dirsync, lazytime, mand) have no per-mount form and a bind remount ignores them too.
+ */
+export function bindMountAttrs(flags: number): { set: number; clr: number } {
+  let set = 0;
+  let clr = 0;
+  if (flags & MS.RDONLY) set |= MOUNT_ATTR.RDONLY;
+  if (flags & MS.NOSUID) set |= MOUNT_ATTR.NOSUID;
+  if (flags & MS.NODEV) set |= MOUNT_ATTR.NODEV;
+  if (flags & MS.NOEXEC) set |= MOUNT_ATTR.NOEXEC;
+  if (flags & MS.NODIRATIME) set |= MOUNT_ATTR.NODIRATIME;
+  if (flags & MS.NOSYMFOLLOW) set |= MOUNT_ATTR.NOSYMFOLLOW;
+  const atime = flags & MS.NOATIME ? MOUNT_ATTR.NOATIME : flags & MS.STRICTATIME ? MOUNT_ATTR.STRICTATIME : flags & MS.RELATIME ? MOUNT_ATTR.RELATIME : undefined;
+  if (atime !== undefined) {
+    set |= atime;
+    clr |= MOUNT_ATTR.ATIME;
+  }
+  return { set, clr };
+}
+
 /** Every option the parser acts on itself (not passed on as filesystem data): `features` lists these. */
 export const MOUNT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(FLAG_OPTIONS),

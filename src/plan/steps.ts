@@ -160,6 +160,8 @@ export const Step = {
   HOOK_STATE: 65,
   /** mount_setattr(AT_RECURSIVE) on a destination resolved inside root: the recursive mount options (root, dest, attrSet, attrClr) */
   SETATTR_IN_ROOT: 66,
+  /** a bind made detached (open_tree of source, or the tree in slot when slot >= 0), its flags set (mount_setattr), attached at dest resolved inside root, then each propagation through its fd (root, slot, source, dest, recursive, create, attrSet, attrClr, recAttrSet, recAttrClr, propagation...) */
+  ATTACH_TREE_IN_ROOT: 67,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -231,6 +233,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   EXEC_FIFO_RELEASE: [],
   HOOK_STATE: ["index"],
   SETATTR_IN_ROOT: ["root", "dest", "attrSet", "attrClr"],
+  ATTACH_TREE_IN_ROOT: ["root", "slot", "source", "dest", "recursive", "create", "attrSet", "attrClr", "recAttrSet", "recAttrClr", "propagation..."],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

@@ -78,7 +78,19 @@ export function hostFacts(spec: Spec, bundle: string): HostFacts {
   const hasUnified = lines.some((l) => l.startsWith("0::"));
   const cgroupLayout = v1.length === 0 ? "v2" : hasUnified && fs.existsSync("/sys/fs/cgroup/unified") ? "hybrid" : "v1";
   const caller = callerFacts();
-  return { sourceKinds, cgroupLayout, cgroupV1Hierarchies: v1, ...(caller ? { caller } : {}) };
+  return { sourceKinds, cgroupLayout, cgroupV1Hierarchies: v1, ...(caller ? { caller } : {}), detachedMounts: kernelAtLeast(5, 12) };
+}
+
+/** Whether the running kernel's version is at least major.minor (/proc/sys/kernel/osrelease). */
+function kernelAtLeast(major: number, minor: number): boolean {
+  try {
+    const m = /^(\d+)\.(\d+)/.exec(fs.readFileSync("/proc/sys/kernel/osrelease", "utf8"));
+    if (!m) return false;
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    return a > major || (a === major && b >= minor);
+  } catch {
+    return false;
+  }
 }
 
 function resolveRootfs(spec: Spec, bundle: string): string {

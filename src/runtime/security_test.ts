@@ -360,6 +360,61 @@ describe.skipIf(!isRoot)("CVE-2021-30465: a mount destination swapped with a sym
   });
 });
 
+describe.skipIf(!isRoot)("a read-only bind whose destination is swapped with a symlink to another mount during create", () => {
+  test("stays read-only, and the other mount keeps its own flags (the bind's flags are set before it is attached)", async () => {
+    const volume = fs.mkdtempSync(path.join(work, "ro-volume-"));
+    fs.writeFileSync(path.join(volume, "data"), "volume\n");
+    const race = path.join(rootfs(), "race2");
+    fs.mkdirSync(path.join(race, "decoy"), { recursive: true });
+    fs.mkdirSync(path.join(race, "ro"));
+    fs.symlinkSync("/race2/decoy", path.join(race, "ro-link")); // resolved inside the root: another mount of the container
+    const swapper = path.join(work, "rename_exchange");
+    if (!fs.existsSync(swapper)) {
+      const cc = Bun.spawnSync(["gcc", "-O1", "-o", swapper, path.join(REPO, "test/rename_exchange.c")]);
+      if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr.toString()}`);
+    }
+    let index = 0;
+    useSpec((s) => {
+      index = s.mounts!.length;
+      s.mounts!.push(
+        { destination: "/race2/decoy", type: "tmpfs", source: "isola-decoy", options: ["size=64k"] },
+        { destination: "/race2/ro", type: "bind", source: volume, options: ["bind", "ro"] },
+      );
+      s.process!.args = ["sh", "-c", "cat /proc/self/mountinfo; for d in /race2/ro /race2/ro-link; do { echo x > $d/data; } 2>/dev/null; done; true"];
+    });
+    const swapLog = path.join(work, "swapper2.out");
+    const swap = Bun.spawn([swapper, path.join(race, "ro"), path.join(race, "ro-link")], { stdout: Bun.file(swapLog), stderr: "inherit" });
+    try {
+      expect(waitFor(() => fs.readFileSync(swapLog, "utf8") === "ready\n")).toBe(true);
+      let succeeded = 0;
+      for (let i = 0; i < 50; i++) {
+        const id = uniqueId("rorace");
+        const r = rt.run(["run", "-b", bundle, id]);
+        expect(fs.existsSync(`${rt.root}/${id}`)).toBe(false);
+        if (r.code !== 0) {
+          expect(r.stderr).toMatch(new RegExp(`mounts\\[(${index}|${index + 1})\\]: `));
+          continue;
+        }
+        succeeded++;
+        const lines = r.stdout.trim().split("\n").filter((l) => l.includes(" - "));
+        const opts = (l: string) => l.split(" ")[5]!.split(",");
+        const bind = lines.filter((l) => l.split(" ")[3] === volume);
+        expect(bind).toHaveLength(1);
+        expect(opts(bind[0]!)).toContain("ro");
+        const decoy = lines.filter((l) => l.split(" - ")[1]!.split(" ")[1] === "isola-decoy");
+        expect(decoy).toHaveLength(1);
+        expect(opts(decoy[0]!)).toContain("rw");
+      }
+      expect(succeeded).toBeGreaterThan(0);
+      expect(fs.readFileSync(path.join(volume, "data"), "utf8")).toBe("volume\n"); // never written through the bind
+    } finally {
+      swap.kill("SIGTERM");
+      await swap.exited;
+      fs.rmSync(race, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!isRoot)("seccomp SCMP_ACT_NOTIFY: the notify fd reaches listenerPath with the container process state", () => {
   let listenerBin = "";
   beforeAll(() => {
