@@ -7,6 +7,7 @@ import * as path from "node:path";
 import * as runtime from "../runtime/container.ts";
 import type { ExecRequest } from "../runtime/exec.ts";
 import { listIds } from "../runtime/state.ts";
+import { inUserNamespace } from "../runtime/userns.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
 import type { Command, Globals } from "./command.ts";
 import { writeErr, writeOut } from "./output.ts";
@@ -226,11 +227,13 @@ const GLOBAL_FLAGS: Record<string, FlagSpec> = {
   version: { type: "bool", alias: "v" },
 };
 
+/**
+ * runc's choice: $XDG_RUNTIME_DIR/isola-runtime for a caller without root, and for root of a
+ * user namespace (rootless podman) unless $USER says root; else /run/isola-runtime.
+ */
 function defaultRoot(): string {
-  if ((process.getuid?.() ?? 0) !== 0) {
-    const xdg = process.env.XDG_RUNTIME_DIR;
-    if (xdg) return path.join(xdg, "isola-runtime");
-  }
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  if (xdg && ((process.geteuid?.() ?? 0) !== 0 || (process.env.USER !== "root" && inUserNamespace()))) return path.join(xdg, "isola-runtime");
   return "/run/isola-runtime";
 }
 

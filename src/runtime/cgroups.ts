@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import { openCgroupManager, validateResources, type CgroupManager, type CgroupRecord } from "../cgroups/mod.ts";
 import type { Spec } from "../oci/types.ts";
+import { inUserNamespace } from "./userns.ts";
 
 export interface ContainerCgroups {
   /** JSON-serialisable record kept in the container state */
@@ -72,8 +73,11 @@ function writable(p: string): boolean {
  * with a warning.
  */
 export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void): ContainerCgroups | undefined {
-  const rootless = (process.geteuid?.() ?? 0) !== 0;
-  if (rootless && !delegatedCgroupDir(fs.readFileSync("/proc/self/cgroup", "utf8"), writable)) {
+  const unprivileged = (process.geteuid?.() ?? 0) !== 0;
+  // root in a user namespace (rootless podman runs the runtime so): as runc, cgroups are tried
+  // and left out where the kernel refuses them, as for any caller without root
+  const rootless = unprivileged || inUserNamespace();
+  if (unprivileged && !delegatedCgroupDir(fs.readFileSync("/proc/self/cgroup", "utf8"), writable)) {
     warn("running without root and no writable delegated cgroup v2 subtree: cgroups skipped (linux.resources and cgroupsPath are not applied)");
     return undefined;
   }
@@ -84,7 +88,7 @@ export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void):
   const { record, procsFiles } = m.create(opts);
   if (rootless && procsFiles.length === 0) {
     m.destroy(record);
-    warn("running without root: the delegated cgroup subtree refused a cgroup for the container; cgroups skipped");
+    warn(unprivileged ? "running without root: the delegated cgroup subtree refused a cgroup for the container; cgroups skipped" : "running as root of a user namespace: the cgroup hierarchies refused a cgroup for the container; cgroups skipped");
     return undefined;
   }
   return wrap(m, record);

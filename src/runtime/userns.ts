@@ -1,0 +1,19 @@
+// Where this process runs, as runc's userns.RunningInUserNS() tells it (only node:fs: the
+// CLI asks it for every command, to pick the state directory).
+import * as fs from "node:fs";
+
+/**
+ * Whether this process runs in a user namespace other than the initial one (its uid_map is
+ * not the identity of every id): root there (rootless podman runs the runtime so) has no
+ * privilege over the host's cgroups or /run, as runc's userns.RunningInUserNS() tells it.
+ */
+export function inUserNamespace(uidMap: () => string = () => fs.readFileSync("/proc/self/uid_map", "utf8")): boolean {
+  let text: string;
+  try {
+    text = uidMap();
+  } catch {
+    return false;
+  }
+  const lines = text.trim().split("\n").filter((l) => l.trim() !== "");
+  return !(lines.length === 1 && lines[0]!.trim().split(/\s+/).join(" ") === "0 0 4294967295");
+}
