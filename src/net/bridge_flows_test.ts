@@ -234,6 +234,27 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     expect((await h.links()).filter((l) => l.startsWith("isv"))).toEqual([]);
   });
 
+  test("a NAT network's masquerading comes back with the next ADD after the firewall was flushed, in the same long-lived runtime", async () => {
+    const conf = isolaConflist(h, { name: "masq", bridge: "isolamasq0", subnets: ["10.86.0.0/24"], ipMasq: true });
+    const c1 = await h.container();
+    const c2 = await h.container();
+    const nat = async () => (await h.exec(["nft", "list", "table", "inet", "isola_nat"])).out;
+    await h.cni("add", conf, { containerId: "masq1", ifName: "eth0", netns: c1 });
+    expect(await nat()).toMatch(/set masq4 \{[^}]*elements = \{ 10\.86\.0\.0\/24 \}/);
+    expect((await h.exec(["nft", "flush", "ruleset"])).code).toBe(0);
+    const e = (await h.cni("check", conf, { containerId: "masq1", ifName: "eth0", netns: c1 }).catch((x) => x)) as Error;
+    expect(e.message).toContain("isola-bridge: NAT of bridge isolamasq0 is not in place");
+    // the agent is one process: a once-per-process guard would not run again
+    await h.cni("add", conf, { containerId: "masq2", ifName: "eth0", netns: c2 });
+    const after = await nat();
+    expect(after).toMatch(/set masq4 \{[^}]*elements = \{ 10\.86\.0\.0\/24 \}/);
+    expect(after).toMatch(/set bridges \{[^}]*elements = \{ "isolamasq0" \}/);
+    expect(after).toContain("ip saddr @masq4 ip daddr != @masq4 masquerade");
+    await h.cni("check", conf, { containerId: "masq1", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "masq1", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "masq2", ifName: "eth0", netns: c2 });
+  });
+
   test("an IP outside the subnet, an unknown plugin type and a malformed conflist are refused, leaving nothing", async () => {
     const conf = isolaConflist(h, { name: "bad", bridge: "isolabad0", subnets: ["10.81.0.0/24"] });
     const c = await h.container();

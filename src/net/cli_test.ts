@@ -103,6 +103,24 @@ describe.skipIf(!root)("isola network in a test host", () => {
     expect((await isola("network", "attach", b, "--network", "closed")).code).toBe(0);
     expect((await isola("network", "attach", c, "--network", "plain")).code).toBe(0);
     expect(await reach(a)).toBe(true);
+    // the host's firewall is flushed: NAT is gone, CHECK says so, the next ADD puts it back
+    expect((await h.exec(["nft", "flush", "ruleset"])).code).toBe(0);
+    expect((await h.exec(["busybox", "nc", "-w", "1", "192.168.200.2", "90"], a)).out).not.toContain("hello-from-outside");
+    const flushed = await isola("network", "check", a, "--network", "out");
+    expect(flushed.err).toContain("isola-bridge: NAT of bridge isolaout0 is not in place (its containers' traffic leaves unmasqueraded; the next ADD puts it back): table inet isola_nat is missing");
+    const d = await h.container();
+    expect((await isola("network", "attach", d, "--network", "out")).code).toBe(0);
+    expect(await reach(a)).toBe(true);
+    expect(await reach(d)).toBe(true);
+    expect((await isola("network", "check", a, "--network", "out")).out.trim()).toBe("ok");
+    // only the subnet's element gone: named, and put back by the next ADD too
+    expect((await h.exec(["nft", "delete", "element", "inet", "isola_nat", "masq4", "{ 10.61.0.0/24 }"])).code).toBe(0);
+    expect((await isola("network", "check", d, "--network", "out")).err).toContain("subnet 10.61.0.0/24 is not in set inet isola_nat masq4");
+    expect((await isola("network", "detach", d, "--network", "out")).code).toBe(0);
+    expect((await isola("network", "attach", d, "--network", "out")).code).toBe(0);
+    expect((await isola("network", "check", a, "--network", "out")).out.trim()).toBe("ok");
+    expect(await reach(a)).toBe(true);
+    expect((await isola("network", "detach", d, "--network", "out")).code).toBe(0);
     // the control: routed but not masqueraded, the peer's answer has nowhere to go
     expect((await h.exec(["busybox", "nc", "-w", "1", "192.168.200.2", "90"], c)).out).not.toContain("hello-from-outside");
     // internal: no default route in the container, so the peer is unreachable

@@ -2,7 +2,7 @@
  * nf_tables set-element changes as one netlink batch (what `nft add/create/delete element`
  * sends), so publishing a port does not pay for an `nft` process. Pure, golden-tested.
  */
-import { parseAddr } from "../ip.ts";
+import { familyWidth, parseAddr, parseCidr, prefixLast } from "../ip.ts";
 
 /**
  * "expire": make an existing element (with exactly this data) expire now: the kernel stops
@@ -11,8 +11,11 @@ import { parseAddr } from "../ip.ts";
  */
 export type ElemKind = "add" | "create" | "delete" | "expire";
 
-/** One field of a concatenated key or value. */
-export type Field = { proto: "tcp" | "udp" | "sctp" } | { port: number } | { ip: string } | { ifname: string };
+/**
+ * One field of a concatenated key or value. `cidr` is a prefix in an interval set (`flags
+ * interval`), alone in its key: it goes to the kernel as two elements, the start and the end.
+ */
+export type Field = { proto: "tcp" | "udp" | "sctp" } | { port: number } | { ip: string } | { ifname: string } | { cidr: string };
 
 export interface ElemOp {
   kind: ElemKind;
@@ -33,6 +36,7 @@ const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
 const NFPROTO_INET = 1;
 const NLA_F_NESTED = 0x8000;
+const NFT_SET_ELEM_INTERVAL_END = 1;
 const F = { REQUEST: 1, ACK: 4, EXCL: 0x200, CREATE: 0x400 } as const;
 const PROTO = { tcp: 6, udp: 17, sctp: 132 } as const;
 /** libnftnl's element user data: TLVs of u8 type, u8 length, value; type 0 is the comment */
@@ -48,10 +52,28 @@ export function fieldBytes(f: Field): number[] {
     for (let i = 0; i < f.ifname.length && i < 15; i++) b[i] = f.ifname.charCodeAt(i);
     return b;
   }
+  if ("cidr" in f) return intervalBounds(f.cidr).start;
   const a = parseAddr(f.ip);
   if (!a) throw new Error(`not an IP address: ${f.ip}`);
-  const n = a.family === 4 ? 4 : 16;
-  return Array.from({ length: n }, (_, i) => Number((a.value >> BigInt(8 * (n - 1 - i))) & 0xffn));
+  return addrBytes(a.family, a.value);
+}
+
+function addrBytes(family: 4 | 6, value: bigint): number[] {
+  const n = family === 4 ? 4 : 16;
+  return Array.from({ length: n }, (_, i) => Number((value >> BigInt(8 * (n - 1 - i))) & 0xffn));
+}
+
+/**
+ * A prefix as the kernel's interval sets hold it (as nft sends it): its first address, and
+ * the address after its last marked as an interval end, none when the prefix reaches the
+ * end of the address space.
+ */
+export function intervalBounds(cidr: string): { start: number[]; end: number[] | undefined } {
+  const c = parseCidr(cidr);
+  if (!c) throw new Error(`not a CIDR: ${cidr}`);
+  const p = c.prefix;
+  const next = prefixLast(p) + 1n;
+  return { start: addrBytes(p.family, p.network), end: next >> BigInt(familyWidth(p.family)) ? undefined : addrBytes(p.family, next) };
 }
 
 class W {
@@ -65,6 +87,9 @@ class W {
   be64(v: number) {
     const big = BigInt(v);
     for (let i = 7; i >= 0; i--) this.b.push(Number((big >> BigInt(i * 8)) & 0xffn));
+  }
+  be32(v: number) {
+    this.b.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
   }
   be16(v: number) {
     this.b.push((v >> 8) & 255, v & 255);
@@ -128,9 +153,16 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
     msg(w, type, flags, seq++, NFPROTO_INET, 0, () => {
       w.attr(1, () => w.str(o.table)); // NFTA_SET_ELEM_LIST_TABLE
       w.attr(2, () => w.str(o.set)); // NFTA_SET_ELEM_LIST_SET
+      // an interval (a cidr key) is two elements: its start, and its end flagged as such
+      const cidr = o.key.length === 1 && "cidr" in o.key[0]! ? intervalBounds(o.key[0].cidr) : undefined;
+      const elems: { key: number[]; flags: number }[] = cidr
+        ? [{ key: cidr.start, flags: 0 }, ...(cidr.end ? [{ key: cidr.end, flags: NFT_SET_ELEM_INTERVAL_END }] : [])]
+        : [{ key: o.key.flatMap(fieldBytes), flags: 0 }];
+      if (!cidr && o.key.some((f) => "cidr" in f)) throw new Error(`${o.set}: a cidr must be the whole key`);
       w.attr(3 | NLA_F_NESTED, () => // NFTA_SET_ELEM_LIST_ELEMENTS
-        w.attr(1 | NLA_F_NESTED, () => { // NFTA_LIST_ELEM
-          w.attr(1 | NLA_F_NESTED, () => w.attr(1, () => o.key.forEach((f) => w.b.push(...fieldBytes(f))))); // KEY / DATA_VALUE
+        elems.forEach((el) => w.attr(1 | NLA_F_NESTED, () => { // NFTA_LIST_ELEM
+          w.attr(1 | NLA_F_NESTED, () => w.attr(1, () => w.b.push(...el.key))); // KEY / DATA_VALUE
+          if (el.flags) w.attr(3, () => w.be32(el.flags)); // NFTA_SET_ELEM_FLAGS
           if (o.data && o.kind !== "delete") w.attr(2 | NLA_F_NESTED, () => w.attr(1, () => o.data!.forEach((f) => w.b.push(...fieldBytes(f))))); // DATA / DATA_VALUE
           if (timeout !== undefined && o.kind !== "delete") {
             w.attr(4, () => w.be64(timeout)); // NFTA_SET_ELEM_TIMEOUT
@@ -143,7 +175,7 @@ export function encodeElemBatch(ops: readonly ElemOp[], seq0: number): { bytes: 
               w.u8(c.length + 1);
               w.str(c);
             });
-        }),
+        })),
       );
     });
   }
@@ -170,7 +202,7 @@ export function withoutExpire(ops: readonly ElemOp[]): ElemOp[] {
 /** The same ops as `nft -f` lines (the fallback, and readable goldens); timeouts are netlink-only. */
 export function renderElemOps(ops: readonly ElemOp[]): string[] {
   const show = (fs: Field[]) =>
-    fs.map((f) => ("proto" in f ? f.proto : "port" in f ? String(f.port) : "ip" in f ? f.ip : `"${f.ifname}"`)).join(" . ");
+    fs.map((f) => ("proto" in f ? f.proto : "port" in f ? String(f.port) : "ip" in f ? f.ip : "cidr" in f ? f.cidr : `"${f.ifname}"`)).join(" . ");
   return withoutExpire(ops).map((o) => {
     const c = commentOf(o);
     const key = c === undefined ? show(o.key) : `${show(o.key)} comment "${c}"`;

@@ -87,10 +87,27 @@ function seal(host: NetHost, bridge: string, again: boolean): Promise<void> {
   return p;
 }
 
+/**
+ * A NAT bridge's masquerading, for a bridge that exists: its elements in `bridges` and
+ * masq4/6 added again (idempotent set elements over netlink, no process, no rule), and the
+ * whole table when that fails because it is gone (`nft flush ruleset`, a reboot of the
+ * firewall), so every ADD puts NAT back, also in a long-lived process.
+ */
+async function ensureNat(host: NetHost, bridge: string, subnets: readonly string[]): Promise<void> {
+  const ops = [...nat.bridgeOps(bridge), ...nat.masqOps(subnets)];
+  try {
+    await host.nftElements(ops);
+  } catch (e) {
+    if (!/No such file or directory/.test((e as Error).message)) throw e;
+    await host.nft([...nat.natBase(), ...renderElemOps(ops)].join("\n") + "\n");
+  }
+}
+
 async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpConfig[]): Promise<void> {
   if ((await host.links()).has(conf.bridge)) {
     // once per process also for a bridge that exists: it may predate its firewall
     if (conf.internal) await seal(host, conf.bridge, false);
+    if (conf.ipMasq) await ensureNat(host, conf.bridge, subnetsOf(ips));
     return;
   }
   let p = ensuring.get(conf.bridge);
@@ -218,6 +235,16 @@ export function makeBridgePlugin(hostOf: () => NetHost = netHost): InProcessPlug
       const hostVeth = hostVethName(call.containerId, call.ifName);
       const links = (await host.ipJson(["link", "show", "dev", hostVeth]).catch(() => [])) as { master?: string; operstate?: string }[];
       if (links[0]?.master !== conf.bridge) throw new CniError(ErrorCode.io, `isola-bridge: ${hostVeth} is missing or not on bridge ${conf.bridge}`);
+      if (conf.ipMasq) {
+        let listing: unknown;
+        try {
+          listing = JSON.parse(await host.nftList(["table", "inet", nat.NAT_TABLE], { json: true }));
+        } catch {
+          listing = undefined;
+        }
+        const problems = nat.natProblems(listing, conf.bridge, subnetsOf(prev.ips ?? []));
+        if (problems.length) throw new CniError(ErrorCode.io, `isola-bridge: NAT of bridge ${conf.bridge} is not in place (its containers' traffic leaves unmasqueraded; the next ADD puts it back)`, problems.join("; "));
+      }
       const addrs = (await host.ipJson(["address", "show", "dev", call.ifName], { netns: call.netns }).catch(() => [])) as { addr_info?: { local: string; prefixlen: number }[] }[];
       const have = new Set((addrs[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
       for (const ip of prev.ips ?? []) {

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { renderIp } from "../linkops.ts";
 import { bridgeOps, containerOps, hostOps, hostVethName, type BridgeConf } from "./bridge_plan.ts";
 import { renderElemOps, encodeElemBatch } from "../netlink/nft_encode.ts";
-import { listedElement, masqLines, natBase, ownedElements, ownerTag, publishOps, unpublishOps } from "./nat_ruleset.ts";
+import { bridgeOps as natBridgeOps, listedElement, masqLines, masqOps, natBase, natProblems, ownedElements, ownerTag, publishOps, unpublishOps } from "./nat_ruleset.ts";
 import { portRules } from "./portmap.ts";
 import { bridgeConf } from "./bridge.ts";
 import { filterBase, internalLines, internalRemoveLines, listsInternal } from "./filter_ruleset.ts";
@@ -82,6 +82,35 @@ test("the nat table and port publishing transaction", () => {
   expect(listedElement(rules[0]!).test(listed)).toBe(true);
   expect(listedElement({ ...rules[0]!, containerPort: 8 }).test(listed)).toBe(false);
   expect(masqLines(["10.88.0.0/16", "fd88::/64"])).toEqual(["add element inet isola_nat masq4 { 10.88.0.0/16 }", "add element inet isola_nat masq6 { fd88::/64 }"]);
+});
+
+test("masquerade elements: a prefix in an interval set is a start element and an end element flagged INTERVAL_END", () => {
+  expect(masqOps(["10.86.0.0/24"])).toEqual([{ kind: "add", table: "isola_nat", set: "masq4", key: [{ cidr: "10.86.0.0/24" }] }]);
+  const hex = (cidr: string) => Buffer.from(encodeElemBatch(masqOps([cidr]), 1).bytes).toString("hex");
+  // NFTA_LIST_ELEM { KEY { VALUE 10.86.0.0 } }, NFTA_LIST_ELEM { KEY { VALUE 10.86.1.0 }, FLAGS 1 }
+  expect(hex("10.86.0.0/24")).toContain("10000180" + "0c000180" + "08000100" + "0a560000" + "18000180" + "0c000180" + "08000100" + "0a560100" + "08000300" + "00000001");
+  // a prefix that ends the address space has no end element
+  expect(hex("255.255.255.0/24")).toContain("08000100" + "ffffff00");
+  expect(hex("255.255.255.0/24")).not.toContain("08000300");
+  // fd88::/64: from fd88:: to fd88:0:0:1::
+  expect(hex("fd88::/64")).toContain("14000100" + "fd88" + "0".repeat(28));
+  expect(hex("fd88::/64")).toContain("14000100" + "fd880000000000010000000000000000" + "08000300" + "00000001");
+  expect(() => encodeElemBatch([{ kind: "add", table: "t", set: "s", key: [{ cidr: "10.0.0.0/8" }, { port: 1 }] }], 1)).toThrow("s: a cidr must be the whole key");
+  expect(Buffer.from(encodeElemBatch([...natBridgeOps("isolamasq0"), ...masqOps(["10.86.0.0/24", "fd86::/64"])], 1).bytes).toString("hex")).toMatchSnapshot();
+});
+
+test("CHECK of a NAT bridge: what is missing from `nft -j list table inet isola_nat` is named", () => {
+  const table = { table: { family: "inet", name: "isola_nat" } };
+  const set = (name: string, elem: unknown[]) => ({ set: { family: "inet", table: "isola_nat", name, elem } });
+  const masq = (fam: 4 | 6) => ({ rule: { family: "inet", table: "isola_nat", chain: "postrouting", expr: [{ match: { op: "==", left: { payload: { protocol: fam === 4 ? "ip" : "ip6", field: "saddr" } }, right: `@masq${fam}` } }, { masquerade: null }] } });
+  const full = { nftables: [table, set("bridges", ["isolamasq0"]), set("masq4", [{ prefix: { addr: "10.86.0.0", len: 24 } }]), set("masq6", [{ prefix: { addr: "fd86::", len: 64 } }]), masq(4), masq(6)] };
+  expect(natProblems(full, "isolamasq0", ["10.86.0.0/24", "fd86::/64"])).toEqual([]);
+  expect(natProblems(undefined, "isolamasq0", ["10.86.0.0/24"])).toEqual(["table inet isola_nat is missing"]);
+  expect(natProblems({ nftables: [table, set("bridges", []), set("masq4", [{ prefix: { addr: "10.86.0.0", len: 16 } }])] }, "isolamasq0", ["10.86.0.0/24"])).toEqual([
+    "bridge isolamasq0 is not in set inet isola_nat bridges",
+    "subnet 10.86.0.0/24 is not in set inet isola_nat masq4",
+    "chain inet isola_nat postrouting has no rule masquerading @masq4",
+  ]);
 });
 
 test("DEL without prevResult: the attachment's elements are found by their comment in `nft -j` output", () => {

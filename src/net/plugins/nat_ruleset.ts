@@ -4,8 +4,8 @@
  * a rule), hairpin and loopback access, and masquerading of networks that ask for NAT.
  * Pure: builds `nft -f` scripts; every change is one transaction.
  */
-import { parseAddr, type Family } from "../ip.ts";
-import type { ElemKind, ElemOp, Field } from "../netlink/nft_encode.ts";
+import { familyWidth, parseAddr, parseCidr, type Family } from "../ip.ts";
+import { renderElemOps, type ElemKind, type ElemOp, type Field } from "../netlink/nft_encode.ts";
 import { hostVethName } from "./bridge_plan.ts";
 
 export const NAT_TABLE = "isola_nat";
@@ -142,8 +142,45 @@ export function bridgeOps(bridge: string): ElemOp[] {
   return [{ kind: "add", table: NAT_TABLE, set: "bridges", key: [{ ifname: bridge }] }];
 }
 
+/** A NAT network's subnets in masq4/masq6 (interval sets: each prefix is a start and an end). */
+export function masqOps(subnets: readonly string[]): ElemOp[] {
+  return subnets.map((s) => ({ kind: "add", table: NAT_TABLE, set: `masq${s.includes(":") ? 6 : 4}`, key: [{ cidr: s }] }));
+}
+
 export function masqLines(subnets: readonly string[]): string[] {
-  return subnets.map((s) => `add element ${T} masq${s.includes(":") ? 6 : 4} { ${s} }`);
+  return renderElemOps(masqOps(subnets));
+}
+
+/**
+ * What keeps a NAT bridge's traffic masqueraded, checked in `nft -j list table inet isola_nat`
+ * (CHECK): the bridge in `bridges`, each subnet in masq4/6 and the postrouting rule that
+ * masquerades that set. One line per thing missing.
+ */
+export function natProblems(listing: unknown, bridge: string, subnets: readonly string[]): string[] {
+  const items = (listing as { nftables?: Record<string, unknown>[] } | undefined)?.nftables ?? [];
+  const sets = new Map<string, unknown[]>();
+  const postrouting: string[] = [];
+  for (const item of items) {
+    const set = item.set as { table?: string; name?: string; elem?: unknown[] } | undefined;
+    if (set?.table === NAT_TABLE && set.name) sets.set(set.name, set.elem ?? []);
+    const rule = item.rule as { table?: string; chain?: string; expr?: unknown[] } | undefined;
+    if (rule?.table === NAT_TABLE && rule.chain === "postrouting") postrouting.push(JSON.stringify(rule.expr ?? []));
+  }
+  if (!items.some((i) => (i.table as { name?: string } | undefined)?.name === NAT_TABLE)) return [`table inet ${NAT_TABLE} is missing`];
+  const out: string[] = [];
+  if (!(sets.get("bridges") ?? []).includes(bridge)) out.push(`bridge ${bridge} is not in set inet ${NAT_TABLE} bridges`);
+  for (const s of subnets) {
+    const fam = s.includes(":") ? 6 : 4;
+    const c = parseCidr(s)!;
+    const listed = (sets.get(`masq${fam}`) ?? []).some((e) => {
+      const p = (e as { prefix?: { addr?: string; len?: number } }).prefix;
+      const a = p?.addr !== undefined ? parseAddr(p.addr) : typeof e === "string" ? parseAddr(e) : undefined;
+      return a !== undefined && a.value === c.prefix.network && (p?.len ?? familyWidth(a.family)) === c.prefix.bits;
+    });
+    if (!listed) out.push(`subnet ${s} is not in set inet ${NAT_TABLE} masq${fam}`);
+    if (!postrouting.some((r) => r.includes(`"@masq${fam}"`) && r.includes('"masquerade"'))) out.push(`chain inet ${NAT_TABLE} postrouting has no rule masquerading @masq${fam}`);
+  }
+  return [...new Set(out)];
 }
 
 /** How `nft list map` shows a published port (for CHECK): key, timeout details and comment, value. */
