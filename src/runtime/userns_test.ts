@@ -358,6 +358,27 @@ describe.skipIf(!isRoot)("idmapped mounts", () => {
     expect(r.out.split("\n")).toEqual(["0 0", "touch: /data/new: Read-only file system"]);
   });
 
+  test("ridmap idmaps the mounts below the bind too; idmap only the top one", () => {
+    const sub = path.join(data, "sub");
+    fs.mkdirSync(sub);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,uid=1000,gid=1000", "isola-ridmap", sub]).exitCode).toBe(0);
+    try {
+      fs.writeFileSync(path.join(sub, "g"), "y");
+      fs.chownSync(path.join(sub, "g"), 1000, 1000);
+      const probe = "stat -c '%u' /data/f /data/sub/g";
+      const rec = inside(probe, mount(0, { options: ["rbind", "ridmap"] }));
+      expect(rec.err).toBe("");
+      expect(rec.out.split("\n")).toEqual(["0", "0"]);
+      const top = inside(probe, mount(0, { options: ["rbind", "idmap"] }));
+      expect(top.err).toBe("");
+      expect(top.out.split("\n")).toEqual(["0", "1000"]); // the submount keeps the host's ids
+    } finally {
+      Bun.spawnSync(["umount", sub]);
+      fs.rmdirSync(sub);
+    }
+    expect(hostMountsUnder(data)).toEqual([]);
+  });
+
   test("without a mapping a host uid 1000 file is nobody's inside the user namespace (the control)", () => {
     const r = inside("stat -c '%u' /data/f", (s) => {
       userns(s);
