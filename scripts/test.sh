@@ -10,6 +10,17 @@ trap 'rm -f "$out" "$recap" "$skipped"' EXIT
 # Each file runs in its own process so one file's crash cannot hide another's results.
 pass=0; fail=0; skip=0; status=0
 failed_files=()
+# The type check first, counted as one test: strict TypeScript is part of the build.
+echo "=== tsc --noEmit"
+if node_modules/.bin/tsc --noEmit -p . >"$out" 2>&1; then
+  pass=$((pass + 1))
+  echo "(pass) tsc --noEmit"
+else
+  cat "$out"
+  fail=$((fail + 1)); status=1
+  failed_files+=("tsc")
+  { echo "--- tsc --noEmit"; head -50 "$out"; } >>"$recap"
+fi
 mapfile -t files < <(find src test bench scripts -name '*_test.ts' -not -path '*/node_modules/*' | sort)
 for f in "${files[@]}"; do
   echo "=== $f"
