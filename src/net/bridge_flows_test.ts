@@ -255,6 +255,25 @@ describe.skipIf(!root)("isola bridge network in a test host", () => {
     await h.cni("del", conf, { containerId: "masq2", ifName: "eth0", netns: c2 });
   });
 
+  test("an internal network's firewall comes back with the next ADD after the firewall was flushed, in the same long-lived runtime", async () => {
+    const conf = JSON.stringify({ cniVersion: "1.1.0", name: "sealed", plugins: [{ type: "isola-bridge", bridge: "isolaseal0", internal: true, isDefaultGateway: false, ipam: { type: "isola-ipam", dataDir: h.ipamDir, ranges: [[{ subnet: "10.85.0.0/24" }]] } }] });
+    const c1 = await h.container();
+    const c2 = await h.container();
+    const filter = async () => (await h.exec(["nft", "list", "table", "inet", "isola_filter"])).out;
+    await h.cni("add", conf, { containerId: "seal1", ifName: "eth0", netns: c1 });
+    expect((await h.exec(["nft", "flush", "ruleset"])).code).toBe(0);
+    const e = (await h.cni("check", conf, { containerId: "seal1", ifName: "eth0", netns: c1 }).catch((x) => x)) as Error;
+    expect(e.message).toContain("isola-bridge: internal bridge isolaseal0 is not in set inet isola_filter internal");
+    await h.cni("add", conf, { containerId: "seal2", ifName: "eth0", netns: c2 });
+    const after = await filter();
+    expect(after).toMatch(/set internal \{[^}]*elements = \{ "isolaseal0" \}/);
+    expect(after).toMatch(/set internal_self \{[^}]*elements = \{ "isolaseal0" \. "isolaseal0" \}/);
+    expect(after).toContain("iifname @internal iifname . oifname != @internal_self drop");
+    await h.cni("check", conf, { containerId: "seal1", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "seal1", ifName: "eth0", netns: c1 });
+    await h.cni("del", conf, { containerId: "seal2", ifName: "eth0", netns: c2 });
+  });
+
   test("an IP outside the subnet, an unknown plugin type and a malformed conflist are refused, leaving nothing", async () => {
     const conf = isolaConflist(h, { name: "bad", bridge: "isolabad0", subnets: ["10.81.0.0/24"] });
     const c = await h.container();

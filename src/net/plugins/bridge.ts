@@ -12,7 +12,7 @@ import type { IpConfig, PluginConf, Result } from "../types.ts";
 import { SUPPORTED_VERSIONS } from "../version.ts";
 import { bridgeOps, containerOps, fnv64, hostOps, hostVethName, macFrom, subnetsOf, type BridgeConf } from "./bridge_plan.ts";
 import * as nat from "./nat_ruleset.ts";
-import { FILTER_TABLE, filterBase, internalLines, listsInternal } from "./filter_ruleset.ts";
+import { FILTER_TABLE, filterBase, internalLines, internalOps, listsInternal } from "./filter_ruleset.ts";
 import { renderElemOps } from "../netlink/nft_encode.ts";
 
 export const DEFAULT_BRIDGE = "isola0";
@@ -73,18 +73,22 @@ async function linkPresent(host: NetHost, name: string): Promise<boolean> {
   return ((await host.ipJson(["link", "show", "dev", name]).catch(() => [])) as unknown[]).length > 0;
 }
 
-// Internal bridges whose firewall elements this process has applied.
-const sealed = new Map<string, Promise<void>>();
+/** Applies an internal bridge's firewall: the table and its two elements, one transaction (idempotent). */
+function seal(host: NetHost, bridge: string): Promise<void> {
+  return host.nft([...filterBase(), ...internalLines(bridge)].join("\n") + "\n");
+}
 
-/** Applies an internal bridge's firewall (idempotent); `again` even if this process did already. */
-function seal(host: NetHost, bridge: string, again: boolean): Promise<void> {
-  let p = again ? undefined : sealed.get(bridge);
-  if (!p) {
-    p = host.nft([...filterBase(), ...internalLines(bridge)].join("\n") + "\n");
-    sealed.set(bridge, p);
-    p.catch(() => sealed.delete(bridge));
+/**
+ * An existing internal bridge's firewall, on every ADD: its two elements added again over
+ * netlink (idempotent, no process), the whole table when it is gone (`nft flush ruleset`).
+ */
+async function ensureSealed(host: NetHost, bridge: string): Promise<void> {
+  try {
+    await host.nftElements(internalOps(bridge));
+  } catch (e) {
+    if (!/No such file or directory/.test((e as Error).message)) throw e;
+    await seal(host, bridge);
   }
-  return p;
 }
 
 /**
@@ -105,8 +109,8 @@ async function ensureNat(host: NetHost, bridge: string, subnets: readonly string
 
 async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpConfig[]): Promise<void> {
   if ((await host.links()).has(conf.bridge)) {
-    // once per process also for a bridge that exists: it may predate its firewall
-    if (conf.internal) await seal(host, conf.bridge, false);
+    // also for a bridge that exists: it may predate its firewall, or the firewall was flushed
+    if (conf.internal) await ensureSealed(host, conf.bridge);
     if (conf.ipMasq) await ensureNat(host, conf.bridge, subnetsOf(ips));
     return;
   }
@@ -114,7 +118,7 @@ async function ensureBridge(host: NetHost, conf: BridgeConf, ips: readonly IpCon
   if (!p) {
     p = (async () => {
       // fail-closed: an internal bridge's firewall is in place before the bridge exists
-      if (conf.internal) await seal(host, conf.bridge, true);
+      if (conf.internal) await seal(host, conf.bridge);
       // -force: another process may have created it meanwhile; the lines are idempotent.
       const ops = bridgeOps(conf, ips, bridgeMac(conf.bridge));
       await host.apply(ops, { force: true }).catch(() => undefined);

@@ -7,6 +7,8 @@
  * never a rule. Pure: builds `nft -f` lines.
  */
 
+import { renderElemOps, type ElemOp } from "../netlink/nft_encode.ts";
+
 export const FILTER_TABLE = "isola_filter";
 
 const T = `inet ${FILTER_TABLE}`;
@@ -28,9 +30,17 @@ export function filterBase(): string[] {
   ];
 }
 
-/** Marks a bridge internal (idempotent). */
+/** Marks a bridge internal (idempotent), as set-element ops (netlink). */
+export function internalOps(bridge: string): ElemOp[] {
+  return [
+    { kind: "add", table: FILTER_TABLE, set: "internal", key: [{ ifname: bridge }] },
+    { kind: "add", table: FILTER_TABLE, set: "internal_self", key: [{ ifname: bridge }, { ifname: bridge }] },
+  ];
+}
+
+/** Marks a bridge internal (idempotent), as `nft -f` lines. */
 export function internalLines(bridge: string): string[] {
-  return [`add element ${T} internal { "${bridge}" }`, `add element ${T} internal_self { "${bridge}" . "${bridge}" }`];
+  return renderElemOps(internalOps(bridge));
 }
 
 /** Forgets an internal bridge (when its network is removed). */
