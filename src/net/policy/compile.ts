@@ -234,15 +234,20 @@ export function tableComment(t: Pick<CompiledTable, "network" | "generation">): 
 
 /**
  * One transaction that replaces the network's table with `t` (or removes it): declaring
- * the table first makes the delete safe when it does not exist yet.
+ * the table first makes the delete safe when it does not exist yet. `counters`: the values
+ * the named counters start from (read from the table being replaced).
  */
-export function renderReplace(network: string, t: CompiledTable | undefined): string {
+export function renderReplace(network: string, t: CompiledTable | undefined, counters: Readonly<Record<string, { packets: number; bytes: number }>> = {}): string {
   const T = `inet ${tableName(network)}`;
   const lines = [`table ${T}`, `delete table ${T}`];
   if (t) {
     lines.push(`table ${T} {`);
     for (const s of t.sets) lines.push(`  set ${s.name} { type ${s.type};${s.elements.length ? ` elements = { ${s.elements.join(", ")} };` : ""} }`);
-    for (const c of t.counters) lines.push(`  counter ${c} { }`);
+    // counters of the table being replaced start from their values (a policy change keeps its stats)
+    for (const c of t.counters) {
+      const v = Object.hasOwn(counters, c) ? counters[c] : undefined;
+      lines.push(v && (v.packets || v.bytes) ? `  counter ${c} { packets ${Math.trunc(v.packets)} bytes ${Math.trunc(v.bytes)} }` : `  counter ${c} { }`);
+    }
     for (const c of t.chains) {
       lines.push(`  chain ${c.name} {`);
       if (c.hook) lines.push(`    type filter hook ${c.hook} priority filter; policy accept;`);

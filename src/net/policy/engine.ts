@@ -78,7 +78,22 @@ export class PolicyEngine {
   private async replace(network: string, policies: readonly Policy[]): Promise<void> {
     const t = compileTable(network, policies, await this.store.endpoints(network));
     if (t) await this.bridgeNetfilter();
-    await this.transaction(renderReplace(network, t), `network ${network}`);
+    await this.transaction(renderReplace(network, t, t ? await this.counters(network) : {}), `network ${network}`);
+  }
+
+  /**
+   * The table's counters now (none when there is no table), so the replacing table starts
+   * from them: what is counted between this read and the transaction is lost.
+   */
+  private async counters(network: string): Promise<Record<string, CounterValue>> {
+    let text: string;
+    try {
+      text = await this.host.nftList(["counters", "table", "inet", tableName(network)], { json: true });
+    } catch (e) {
+      if (/No such file or directory/.test((e as Error).message)) return {};
+      throw new CniError(ErrorCode.io, `isola-policy: network ${network}: cannot read the counters of table inet ${tableName(network)}`, (e as Error).message);
+    }
+    return counterValues(JSON.parse(text));
   }
 
   /** The table as `nft list` prints it (undefined: there is none). */
@@ -110,7 +125,7 @@ export class PolicyEngine {
       const t = compileTable(c.network, c.next(await this.store.policies(c.network)), await this.store.endpoints(c.network));
       needsTable ||= t !== undefined;
       // the last network's table never needs restoring
-      plans.push({ network: c.network, script: renderReplace(c.network, t), ...(i < changes.length - 1 ? { previous: await this.listTable(c.network) } : {}) });
+      plans.push({ network: c.network, script: renderReplace(c.network, t, t ? await this.counters(c.network) : {}), ...(i < changes.length - 1 ? { previous: await this.listTable(c.network) } : {}) });
     }
     if (needsTable) await this.bridgeNetfilter();
     for (const [i, p] of plans.entries()) {

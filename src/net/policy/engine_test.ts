@@ -63,3 +63,25 @@ test("bridge netfilter off is turned on before the table is made; on is left alo
   expect(on.sysctlWrites).toEqual([]);
   expect(on.transactions).toHaveLength(1);
 });
+
+test("a policy change carries the counters of the table it replaces over to the new one; a removed policy's go with it", async () => {
+  const host = new RecordingHost({ [IPV4]: "1", [IPV6]: "1" });
+  const engine = await engineWith(host);
+  const web = parsePolicy({ metadata: { name: "web", network: "lab" }, spec: { podSelector: { matchLabels: { app: "web" } }, ingress: [{}] } });
+  await engine.apply([deny, web]);
+  // the first table: nothing to carry (no table listed)
+  expect(host.transactions[0]).toContain("  counter allow-deny { }");
+  // the kernel counted meanwhile
+  const counter = (name: string, packets: number, bytes: number) => ({ counter: { family: "inet", name, table: "isola-lab", handle: 1, packets, bytes } });
+  host.listings.set("-j counters table inet isola-lab", JSON.stringify({ nftables: [{ metainfo: {} }, counter("allow-web", 7, 420), counter("deny-web", 0, 0), counter("allow-deny", 0, 0), counter("deny-deny", 3, 180)] }));
+  await engine.remove(["deny"]);
+  const script = host.transactions[1]!;
+  expect(script).toContain("  counter allow-web { packets 7 bytes 420 }");
+  expect(script).toContain("  counter deny-web { }");
+  expect(script).not.toContain("deny-deny");
+  // stats read what the kernel holds
+  expect(await engine.stats("lab")).toEqual([{ policy: "web", allowed: { packets: 7, bytes: 420 }, denied: { packets: 0, bytes: 0 } }]);
+  // sync (a rebuild) keeps them too
+  await engine.sync("lab");
+  expect(host.transactions[2]).toContain("  counter allow-web { packets 7 bytes 420 }");
+});

@@ -207,6 +207,11 @@ describe.skipIf(!root)("network policies on real flows", () => {
       "apply",
       await policyFile("egress.json", JSON.stringify({ metadata: { name: "client-egress", network: "lab" }, spec: { podSelector: { matchLabels: { role: "client" } }, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: { matchLabels: { app: "web" } } }], ports: [{ port: 80 }] }, { to: [{ podSelector: { matchLabels: { app: "dns" } } }], ports: [{ protocol: "UDP", port: 53 }] }] } })),
     );
+    // the table was replaced twice; web-from-client's counters came along (no new traffic yet)
+    const kept = JSON.parse(await ok("policy", "stats", "--network", "lab", "--json")) as typeof stats;
+    const counted = stats.find((s) => s.policy === "web-from-client")!.allowed.packets;
+    expect(kept.find((s) => s.policy === "web-from-client")!.allowed.packets).toBeGreaterThanOrEqual(counted);
+    expect(kept.map((s) => s.policy)).not.toContain("default-deny");
     const changed = await expectedMatrix();
     expect(changed["client>dns"]).toEqual(ports(F, F, T, F));
     expect(changed["client>web"]).toEqual(ports(T, F, F, F)); // client egress: port 80 only
