@@ -492,6 +492,53 @@ static void copy_tree(int src, int dst, const char *dest, int depth)
 	closedir(d);
 }
 
+/* The kernel's own words for a failed fsconfig, read from the fs context. */
+static const char *fs_context_message(int fsfd, char *buf, size_t n)
+{
+	ssize_t r = read(fsfd, buf, n - 1);
+	if (r <= 2)
+		return "";
+	buf[r] = 0;
+	if (buf[r - 1] == '\n')
+		buf[r - 1] = 0;
+	return buf + 2; /* "e " or "w " */
+}
+
+/* One fsconfig per option of a mount(2) data string: key=value as a string,
+ * a bare word as a flag. A tmpfs mpol nodelist may hold commas ("mpol=bind:0,2"):
+ * a piece without "=" after mpol's continues its value, as shmem's own parser
+ * reads the monolithic string. */
+static void fs_configure(int fsfd, const char *data, const char *dest)
+{
+	char *copy = strdup(data), *save = NULL, value[4096] = "", key[256] = "";
+	char msg[512];
+	int pending = 0;
+	for (char *piece = strtok_r(copy, ",", &save);; piece = strtok_r(NULL, ",", &save)) {
+		if (piece && pending && !strchr(piece, '=') && !strcmp(key, "mpol")) {
+			size_t l = strlen(value);
+			snprintf(value + l, sizeof value - l, ",%s", piece);
+			continue;
+		}
+		if (pending) {
+			if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, value, 0) < 0)
+				fail(errno, "mount option %s=%s on %s: %s", key, value, dest, fs_context_message(fsfd, msg, sizeof msg));
+			pending = 0;
+		}
+		if (!piece)
+			break;
+		char *eq = strchr(piece, '=');
+		if (eq) {
+			*eq = 0;
+			snprintf(key, sizeof key, "%s", piece);
+			snprintf(value, sizeof value, "%s", eq + 1);
+			pending = 1;
+		} else if (*piece && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, piece, NULL, 0) < 0) {
+			fail(errno, "mount option %s on %s: %s", piece, dest, fs_context_message(fsfd, msg, sizeof msg));
+		}
+	}
+	free(copy);
+}
+
 /* A bind remount inside a user namespace must keep the locked flags of the
  * source mount; retry with them added, as runc does. */
 static int remount_keep_locked(const char *target, unsigned long flags, const char *data)
@@ -1659,6 +1706,65 @@ static void run_step(const struct step *st)
 				fail(errno, "propagation of %s (mount_setattr)", S(st, 3));
 		}
 		close(tree);
+		break;
+	}
+	case STEP_FS_IN_ROOT: {
+		/* A new filesystem made detached (fsopen, fsconfig, fsmount): filled
+		 * (tmpcopyup) and flagged while nothing in the container can reach it,
+		 * attached at the directory resolved inside root, propagated through its
+		 * own fd: nothing looks the destination up again after the mount. */
+		const char *source = S(st, 1), *dest = S(st, 2), *fstype = S(st, 3), *data = S(st, 8);
+		char msg[512];
+		int fd = resolve_in_root(S(st, 0), dest, (int)N(st, 4));
+		int fsfd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+		if (fsfd < 0)
+			fail(errno, "mount %s on %s (fsopen)", fstype, dest);
+		if (*source && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+			fail(errno, "mount %s on %s: source: %s", fstype, dest, fs_context_message(fsfd, msg, sizeof msg));
+		fs_configure(fsfd, data, dest);
+		if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+			fail(errno, "mount %s on %s: %s", fstype, dest, fs_context_message(fsfd, msg, sizeof msg));
+		int mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
+		if (mfd < 0)
+			fail(errno, "mount %s on %s (fsmount)", fstype, dest);
+		close(fsfd);
+		if (N(st, 7)) {
+			/* tmpcopyup: what the destination holds, into the new filesystem */
+			fd_path(fd, target, sizeof target);
+			int under = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int top = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (under < 0 || top < 0)
+				fail(errno, "tmpcopyup %s: open", dest);
+			struct stat ust;
+			if (!strstr(data, "mode=") && !strstr(data, "uid=") && !strstr(data, "gid=") && fstat(under, &ust) == 0) {
+				if (fchown(top, ust.st_uid, ust.st_gid) < 0 || fchmod(top, ust.st_mode & 07777) < 0)
+					fail(errno, "tmpcopyup %s: chown/chmod", dest);
+			}
+			copy_tree(under, top, dest, 0);
+			close(top);
+			close(under);
+		}
+		struct mount_attr attr = { 0 };
+		attr.attr_set = (uint64_t)N(st, 5);
+		attr.attr_clr = (uint64_t)N(st, 6);
+		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+			fail(errno, "mount options of %s (mount_setattr)", dest);
+		memset(&attr, 0, sizeof attr);
+		attr.attr_set = (uint64_t)N(st, 9);
+		attr.attr_clr = (uint64_t)N(st, 10);
+		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+			fail(errno, "recursive mount options of %s (mount_setattr)", dest);
+		if (syscall(SYS_move_mount, mfd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			fail(errno, "attach the %s mount at %s (move_mount)", fstype, dest);
+		close(fd);
+		for (uint32_t i = 11; i < st->nargs; i++) {
+			uint64_t prop = (uint64_t)N(st, i);
+			memset(&attr, 0, sizeof attr);
+			attr.propagation = prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE);
+			if (syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+				fail(errno, "propagation of %s (mount_setattr)", dest);
+		}
+		close(mfd);
 		break;
 	}
 	case STEP_MOVE_MOUNT_IN_ROOT: {

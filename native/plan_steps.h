@@ -79,7 +79,8 @@
 #define STEP_HOOK_STATE 65 /* index */
 #define STEP_SETATTR_IN_ROOT 66 /* root, dest, attrSet, attrClr */
 #define STEP_ATTACH_TREE_IN_ROOT 67 /* root, slot, source, dest, recursive, create, attrSet, attrClr, recAttrSet, recAttrClr, propagation... */
-#define STEP_MAX 67
+#define STEP_FS_IN_ROOT 68 /* root, source, dest, fstype, create, attrSet, attrClr, copyup, data, recAttrSet, recAttrClr, propagation... */
+#define STEP_MAX 68
 
 static const char *const step_names[] = {
   [1] = "JOIN_CGROUP",
@@ -149,6 +150,7 @@ static const char *const step_names[] = {
   [65] = "HOOK_STATE",
   [66] = "SETATTR_IN_ROOT",
   [67] = "ATTACH_TREE_IN_ROOT",
+  [68] = "FS_IN_ROOT",
 };
 
 #define ARG_INT 0

@@ -8,7 +8,7 @@ import { capabilityMask } from "../oci/capabilities.ts";
 import { LANDLOCK_ANNOTATION, type LandlockPolicy } from "../oci/landlock.ts";
 import { RLIMITS } from "../oci/rlimits.ts";
 import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/types.ts";
-import { bindMountAttrs, MS, parseMountOptions, propagationFlags } from "./mountopts.ts";
+import { bindMountAttrs, MS, parseMountOptions, propagationFlags, superblockFlagOptions } from "./mountopts.ts";
 import { Create, type SectionName, type StepName } from "./steps.ts";
 
 export type PlanArg = number | bigint | string | Uint8Array;
@@ -539,6 +539,13 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     // host's /sys when the kernel refuses, as runc does.
     b.add("INIT", "MOUNT_OR_BIND_IN_ROOT", [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR, "/sys"], origin);
     propagate();
+    return;
+  }
+  if (type === "tmpfs" && opts.host.detachedMounts && !(parsed.flags & MS.REMOUNT)) {
+    // made detached, filled (tmpcopyup), flagged, attached, propagated through its own fd
+    const attrs = bindMountAttrs(parsed.flags);
+    const data = [parsed.data, ...superblockFlagOptions(parsed.flags)].filter((d) => d !== "").join(",");
+    b.add("INIT", "FS_IN_ROOT", [root, m.source ?? type, dest, type, Create.DIR, attrs.set, attrs.clr, parsed.copyUp ? 1 : 0, data, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
     return;
   }
   const step = type === "tmpfs" && parsed.copyUp ? "MOUNT_COPYUP_IN_ROOT" : "MOUNT_IN_ROOT";

@@ -139,4 +139,14 @@ describe("binds on a kernel with the detached mount API", () => {
     const old = compilePlan(s, opts()).sections.INIT.filter((st) => st.origin === "mounts[7]").map((st) => st.step);
     expect(old).toEqual(["MOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "SETATTR_IN_ROOT"]);
   });
+
+  test("a tmpfs is one FS_IN_ROOT: made, filled (tmpcopyup), flagged, attached, propagated; superblock flags become options", () => {
+    const s = defaultSpec();
+    s.mounts!.push({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["ro", "nosuid", "size=1m", "sync", "tmpcopyup", "shared"] });
+    const o = opts();
+    o.host = { ...o.host, detachedMounts: true };
+    const steps = compilePlan(s, o).sections.INIT.filter((st) => st.origin === "mounts[7]");
+    expect(steps.map((st) => st.step)).toEqual(["FS_IN_ROOT"]);
+    expect(steps[0]!.args).toEqual(["/b/rootfs", "tmpfs", "/t", "tmpfs", 1, 0x1 | 0x2, 0, 1, "size=1m,sync", 0, 0, 1 << 20]);
+  });
 });

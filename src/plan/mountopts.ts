@@ -152,6 +152,16 @@ export function bindMountAttrs(flags: number): { set: number; clr: number } {
   return { set, clr };
 }
 
+/** The superblock flags among mount(2) flags, as the options fsconfig takes for them. */
+export function superblockFlagOptions(flags: number): string[] {
+  const out: string[] = [];
+  if (flags & MS.SYNCHRONOUS) out.push("sync");
+  if (flags & MS.DIRSYNC) out.push("dirsync");
+  if (flags & MS.LAZYTIME) out.push("lazytime");
+  if (flags & MS.MANDLOCK) out.push("mand");
+  return out;
+}
+
 /** Every option the parser acts on itself (not passed on as filesystem data): `features` lists these. */
 export const MOUNT_OPTION_NAMES: readonly string[] = [
   ...Object.keys(FLAG_OPTIONS),

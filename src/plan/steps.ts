@@ -162,6 +162,8 @@ export const Step = {
   SETATTR_IN_ROOT: 66,
   /** a bind made detached (open_tree of source, or the tree in slot when slot >= 0), its flags set (mount_setattr), attached at dest resolved inside root, then each propagation through its fd (root, slot, source, dest, recursive, create, attrSet, attrClr, recAttrSet, recAttrClr, propagation...) */
   ATTACH_TREE_IN_ROOT: 67,
+  /** a new filesystem made detached (fsopen, one fsconfig per data option, fsmount), filled from dest when copyup (tmpcopyup), flagged, attached at dest resolved inside root, then each propagation through its fd (root, source, dest, fstype, create, attrSet, attrClr, copyup, data, recAttrSet, recAttrClr, propagation...) */
+  FS_IN_ROOT: 68,
 } as const;
 export type StepName = keyof typeof Step;
 
@@ -234,6 +236,7 @@ export const STEP_ARGS: Record<StepName, readonly string[]> = {
   HOOK_STATE: ["index"],
   SETATTR_IN_ROOT: ["root", "dest", "attrSet", "attrClr"],
   ATTACH_TREE_IN_ROOT: ["root", "slot", "source", "dest", "recursive", "create", "attrSet", "attrClr", "recAttrSet", "recAttrClr", "propagation..."],
+  FS_IN_ROOT: ["root", "source", "dest", "fstype", "create", "attrSet", "attrClr", "copyup", "data", "recAttrSet", "recAttrClr", "propagation..."],
 };
 
 /** What MOUNT_IN_ROOT creates at a missing destination. */

@@ -401,6 +401,7 @@ describe.skipIf(!isRoot)("bad input and faults leave nothing behind", () => {
     ["program not found", (s) => (s.process!.args = ["no-such-program"]), 'process.args[0]: exec: "no-such-program": executable file not found in $PATH'],
     ["kernel refuses a mount", (s) => s.mounts!.push({ destination: "/bad", type: "nosuchfs", source: "x" }), "mounts[7]: mount x on /bad: no such device"],
     ["bad sysctl", (s) => (s.linux!.sysctl = { "vm.swappiness": "10" }), "linux.sysctl.vm.swappiness: is not a namespaced sysctl"],
+    ["a tmpfs option the kernel refuses", (s) => s.mounts!.push({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["size=lots"] }), "mounts[7]: mount option size=lots on /t: tmpfs: Bad value for 'size'"],
   ];
   for (const [name, edit, message] of cases) {
     test(name, () => {
