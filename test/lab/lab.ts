@@ -1,5 +1,6 @@
 // The test lab: runs a command in a small QEMU guest with Debian's kernel, cgroup2 alone at
-// /sys/fs/cgroup (cgroup_no_v1=all), the host's root shared read-only under a tmpfs overlay,
+// /sys/fs/cgroup (cgroup_no_v1=all; or, asked for, the v1 hierarchies alone, as on a legacy
+// host), the host's root shared read-only under a tmpfs overlay,
 // and no network device. General purpose: any test file that needs a kernel or layout this host
 // lacks (pure cgroup v2 now, VLANs later) runs with `runInLab`. See test/lab/README.md.
 import * as fs from "node:fs";
@@ -20,6 +21,8 @@ export interface LabOptions {
   modules?: string[];
   /** Extra kernel command-line arguments. */
   kernelArgs?: string[];
+  /** "v2" (default): cgroup2 alone at /sys/fs/cgroup; "v1": the v1 hierarchies alone, no cgroup2 anywhere (a legacy host). */
+  cgroups?: "v1" | "v2";
   /** "auto" (default) uses KVM when a probe boot works, else TCG; $ISOLA_LAB_ACCEL overrides. */
   accel?: "auto" | "kvm" | "tcg";
   /** Receives the guest's console output as it comes. */
@@ -236,7 +239,9 @@ export async function runInLab(opts: LabOptions): Promise<LabResult> {
     fs.writeFileSync(`${exchange}/cwd`, opts.cwd ?? process.cwd());
     const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
     fs.writeFileSync(`${exchange}/env`, Object.entries(opts.env ?? {}).map(([k, v]) => `export ${k}=${q(v)}\n`).join(""));
-    const append = ["console=ttyS0", "quiet", "panic=-1", "cgroup_no_v1=all", ...(opts.kernelArgs ?? [])].join(" ");
+    const v1 = opts.cgroups === "v1";
+    fs.writeFileSync(`${exchange}/cgroups`, v1 ? "v1" : "v2");
+    const append = ["console=ttyS0", "quiet", "panic=-1", ...(v1 ? [] : ["cgroup_no_v1=all"]), ...(opts.kernelArgs ?? [])].join(" ");
     const { output } = await runQemu(
       qemuArgs(kernel, initrd, accel, { memMiB: opts.memMiB ?? 1536, cpus: opts.cpus ?? Math.min(2, os.cpus().length), append, exchange }),
       opts.timeoutSec ?? 900,
