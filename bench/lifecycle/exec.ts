@@ -17,6 +17,8 @@ const bundle = makeBundle((s) => {
   s.ociVersion = "1.0.2"; // the newest version Debian's crun accepts
 });
 const state = fs.mkdtempSync(path.join(os.tmpdir(), "isola-bench-"));
+// crun makes /run/crun even when given --root: it is removed again if this run made it
+const crunDirBefore = fs.existsSync("/run/crun");
 const runtimes = [
   { name: "isola-runtime", bin: path.join(repo, "bin/isola-runtime") },
   { name: "runc", bin: "runc" },
@@ -60,4 +62,11 @@ try {
   for (const rt of usable) Bun.spawnSync(argv(rt, ["delete", "--force", "bench-exec"]), quiet);
   fs.rmSync(bundle, { recursive: true, force: true });
   fs.rmSync(state, { recursive: true, force: true });
+  if (!crunDirBefore) {
+    try {
+      fs.rmdirSync("/run/crun"); // only when empty: never what another crun user keeps there
+    } catch {
+      // not there, or not empty
+    }
+  }
 }
