@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 out=$(mktemp)
 recap=$(mktemp)
 skipped=$(mktemp)
-trap 'rm -f "$out" "$recap" "$skipped"' EXIT
+# the runtime's compiled-seccomp cache goes to a directory of the run's own, removed at the end
+ISOLA_CACHE_DIR=$(mktemp -d)
+export ISOLA_CACHE_DIR
+trap 'rm -rf "$out" "$recap" "$skipped" "$ISOLA_CACHE_DIR"' EXIT
 # Each file runs in its own process so one file's crash cannot hide another's results.
 pass=0; fail=0; skip=0; status=0
 failed_files=()

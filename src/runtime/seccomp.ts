@@ -9,7 +9,9 @@ import type { State } from "../oci/types.ts";
 import { kernelSeccompFlags } from "./seccomp_probe.ts";
 import { OCI_VERSION } from "./state.ts";
 
+/** $ISOLA_CACHE_DIR/seccomp when set (the test suite keeps its own), else /var/cache/isola/seccomp for root, the XDG cache otherwise. */
 function cacheDir(): string {
+  if (process.env.ISOLA_CACHE_DIR) return path.join(process.env.ISOLA_CACHE_DIR, "seccomp");
   if ((process.getuid?.() ?? 0) === 0) return "/var/cache/isola/seccomp";
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "isola", "seccomp");
 }
