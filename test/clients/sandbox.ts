@@ -1,7 +1,7 @@
 /**
  * A private place for real clients (podman, containerd) to run: a mount and network namespace
- * held by one `sleep` process, with a tmpfs over /run and temp dirs over /var/lib/containers and
- * /var/tmp, a temp dir for every file the clients write, and a cgroup parent named
+ * held by one `sleep` process, with a tmpfs over /run and temp dirs over /var/lib/containers,
+ * /var/lib/cni and /var/tmp, a temp dir for every file the clients write, and a cgroup parent named
  * `isola-test-…` for the cgroups they create. `cleanup()` removes all of it even after a
  * failure: processes in the cgroups and in the namespace (by PID), the cgroups, the temp dir.
  */
@@ -40,7 +40,8 @@ export class Sandbox {
   /** the cgroup parent's name, e.g. isola-test-podman-1234-ab12cd */
   readonly cgroupParent: string;
   private holder: ReturnType<typeof Bun.spawn> | undefined;
-  private madeVarLibContainers = false;
+  /** host directories made to mount over (removed again when empty) */
+  private madeHostDirs: string[] = [];
   private outCount = 0;
 
   constructor(prefix: string) {
@@ -57,11 +58,15 @@ export class Sandbox {
 
   /** Creates the namespaces and the private mounts in them. */
   start(): void {
-    for (const d of ["varlib", "vartmp"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
+    for (const d of ["varlib", "vartmp", "varlibcni"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
     fs.chmodSync(path.join(this.dir, "vartmp"), 0o1777);
-    if (!fs.existsSync("/var/lib/containers")) {
-      fs.mkdirSync("/var/lib/containers");
-      this.madeVarLibContainers = true;
+    // podman's storage and image cache, and libcni's result cache (podman's CNI backend), are
+    // written below /var/lib whatever the clients are told: covered by the sandbox's own dirs
+    for (const d of ["/var/lib/containers", "/var/lib/cni"]) {
+      if (!fs.existsSync(d)) {
+        fs.mkdirSync(d);
+        this.madeHostDirs.push(d);
+      }
     }
     // unshare makes the new mount namespace's mounts private (util-linux default)
     this.holder = Bun.spawn(["unshare", "--mount", "--net", "--propagation", "private", "sleep", "infinity"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
@@ -82,6 +87,7 @@ export class Sandbox {
       "set -e",
       "mount -t tmpfs -o mode=755 tmpfs /run",
       `mount --bind ${this.dir}/varlib /var/lib/containers`,
+      `mount --bind ${this.dir}/varlibcni /var/lib/cni`,
       `mount --bind ${this.dir}/vartmp /var/tmp`,
       "ip link set lo up", // the sandbox's own network namespace: published ports answer on 127.0.0.1
     ].join("\n");
@@ -185,9 +191,9 @@ export class Sandbox {
     } catch (e) {
       problems.push(`${this.dir}: ${String(e)}`);
     }
-    if (this.madeVarLibContainers) {
+    for (const d of this.madeHostDirs) {
       try {
-        fs.rmdirSync("/var/lib/containers");
+        fs.rmdirSync(d);
       } catch {
         // something else uses it now
       }
