@@ -88,6 +88,7 @@ export class Sandbox {
       "mount -t tmpfs -o mode=755 tmpfs /run",
       `mount --bind ${this.dir}/varlib /var/lib/containers`,
       `mount --bind ${this.dir}/varlibcni /var/lib/cni`,
+      "mount -t tmpfs -o mode=755 tmpfs /var/cache", // the runtime's seccomp cache, whatever env the clients pass on
       `mount --bind ${this.dir}/vartmp /var/tmp`,
       "ip link set lo up", // the sandbox's own network namespace: published ports answer on 127.0.0.1
     ].join("\n");
