@@ -109,7 +109,19 @@ export class SystemNetHost implements NetHost {
 
   private readonly pending = new Set<Promise<unknown>>();
 
+  /**
+   * A plugin executable sets this: the deletion is left to an `ip` process of its own that
+   * outlives the plugin (stdio not inherited, so the caller isn't kept waiting on our output),
+   * instead of waiting the kernel's unregister out (≈20 ms) before exiting. GC removes a
+   * renamed pair whose deletion never happened.
+   */
+  detachDeletes = false;
+
   deleteLinkLater(dev: string): void {
+    if (this.detachDeletes) {
+      Bun.spawn(["ip", "link", "del", dev], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
+      return;
+    }
     const p = run(["ip", "link", "del", dev], undefined).finally(() => this.pending.delete(p));
     this.pending.add(p);
   }

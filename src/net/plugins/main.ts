@@ -4,6 +4,7 @@
  * environment and stdin, runs the same code isola's runtime runs in-process, and prints
  * the result or the error JSON.
  */
+import * as fs from "node:fs";
 import { containerIdProblem, ifNameProblem } from "../attachment.ts";
 import { asCniError, CniError, ErrorCode } from "../errors.ts";
 import type { PluginCall } from "../plugin.ts";
@@ -12,6 +13,34 @@ import { CURRENT_VERSION, requireVersion, SUPPORTED_VERSIONS } from "../version.
 import { BUILTIN_TYPES, builtinPlugin } from "./registry.ts";
 
 const COMMANDS = new Set(["ADD", "DEL", "CHECK", "STATUS", "GC", "VERSION"]);
+
+// Plain fd reads and writes: Bun's process.stdout/stderr and Bun.stdin cost milliseconds on
+// first use, and a plugin runs once per call (as the runtime avoids them too).
+function writeFd(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
+}
+
+function readStdin(): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EAGAIN") {
+        Bun.sleepSync(1);
+        continue;
+      }
+      if ((e as NodeJS.ErrnoException).code === "EOF" || (e as NodeJS.ErrnoException).code === "EBADF") break; // none given
+      throw e;
+    }
+    if (n <= 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 /** Parses the CNI_* environment and stdin into a call (the skel). */
 export function parseCall(env: Record<string, string | undefined>, stdin: string): PluginCall {
@@ -50,17 +79,20 @@ export async function pluginMain(type: string): Promise<number> {
   try {
     if (!plugin) throw new CniError(ErrorCode.invalidEnvironment, `unknown plugin name "${type}" (expected one of ${BUILTIN_TYPES.join(", ")})`);
     if (!process.env.CNI_COMMAND) {
-      process.stderr.write(`isola CNI plugin ${type}; CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
+      writeFd(2, `isola CNI plugin ${type}; CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`);
       return 1;
     }
-    const stdin = await Bun.stdin.text();
+    const stdin = readStdin();
     const call = parseCall(process.env, stdin);
     version = call.config.cniVersion ?? CURRENT_VERSION;
     if (call.command === "VERSION") {
-      process.stdout.write(JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }) + "\n");
+      writeFd(1, JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }) + "\n");
       return 0;
     }
     requireVersion(version, plugin.supportedVersions, type);
+    // A pair a DEL took out of service is deleted by a process of its own, which outlives this one.
+    const host = (await import("../host.ts")).netHost();
+    if ("detachDeletes" in host) (host as { detachDeletes: boolean }).detachDeletes = true;
     // Delegated plugins (IPAM) run in this process when they are isola's, else by exec from CNI_PATH.
     const { CniRuntime } = await import("../runtime.ts");
     const inv = new CniRuntime({ pluginDirs: call.path });
@@ -82,11 +114,11 @@ export async function pluginMain(type: string): Promise<number> {
         await plugin.gc?.(call, inv);
         break;
     }
-    await inv.settle(); // an executable finishes its kernel work before it exits
-    if (out !== undefined) process.stdout.write(JSON.stringify(out) + "\n");
+    await inv.settle(); // what is still pending in this process (the detached deletions are not)
+    if (out !== undefined) writeFd(1, JSON.stringify(out) + "\n");
     return 0;
   } catch (e) {
-    process.stdout.write(JSON.stringify(asCniError(e).toJSON(version)) + "\n");
+    writeFd(1, JSON.stringify(asCniError(e).toJSON(version)) + "\n");
     return 1;
   }
 }
