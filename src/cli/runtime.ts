@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as runtime from "../runtime/container.ts";
 import type { ExecRequest } from "../runtime/exec.ts";
 import { listIds } from "../runtime/state.ts";
-import { inUserNamespace } from "../runtime/userns.ts";
+import { inUserNamespace, setRootlessCgroups } from "../runtime/userns.ts";
 import { parseFlags, UsageError, type FlagSpec, type FlagValues } from "./args.ts";
 import type { Command, Globals } from "./command.ts";
 import { writeErr, writeOut } from "./output.ts";
@@ -274,6 +274,12 @@ export async function main(argv: string[]): Promise<number> {
       g.logFormat = flags["log-format"];
     }
     g.debug = flags.debug === true;
+    if (flags.rootless !== undefined) {
+      // runc's --rootless: cgroups as for a caller without root (tried, left out where refused)
+      const v = String(flags.rootless);
+      if (v !== "true" && v !== "false" && v !== "auto") throw new UsageError(`--rootless: "${v}" is not true, false or auto`);
+      setRootlessCgroups(v === "auto" ? undefined : v === "true");
+    }
     // Like runc (logrus): with --log, warnings go to the log only — clients such as conmon
     // hand the runtime's stderr to the container's output or the user's terminal.
     runtime.setWarn((msg) => {

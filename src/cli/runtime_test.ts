@@ -55,6 +55,9 @@ describe("command line", () => {
     expect(unknown.stderr).toContain("No help topic for 'frobnicate'");
     expect(rt.run(["create", "--bogus", "x"]).stderr).toContain("flag provided but not defined: -bogus");
     expect(rt.run(["start"]).stderr).toContain('"start" requires exactly 1 argument(s)');
+    // runc's global flags clients pass: --rootless takes true, false or auto
+    expect(rt.run(["--rootless", "maybe", "list"]).stderr).toContain('--rootless: "maybe" is not true, false or auto');
+    for (const v of ["true", "false", "auto"]) expect(rt.run([`--rootless=${v}`, "--systemd-cgroup", "list"]).code).toBe(0);
     expect(rt.run(["--log-format", "xml", "list"]).stderr).toContain('unknown log-format "xml"');
   });
 

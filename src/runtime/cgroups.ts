@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { openCgroupManager, validateResources, type CgroupManager, type CgroupRecord } from "../cgroups/mod.ts";
 import type { Spec } from "../oci/types.ts";
-import { inUserNamespace } from "./userns.ts";
+import { rootlessCgroups } from "./userns.ts";
 
 export interface ContainerCgroups {
   /** JSON-serialisable record kept in the container state */
@@ -76,7 +76,7 @@ export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void):
   const unprivileged = (process.geteuid?.() ?? 0) !== 0;
   // root in a user namespace (rootless podman runs the runtime so): as runc, cgroups are tried
   // and left out where the kernel refuses them, as for any caller without root
-  const rootless = unprivileged || inUserNamespace();
+  const rootless = unprivileged || rootlessCgroups();
   if (unprivileged && !delegatedCgroupDir(fs.readFileSync("/proc/self/cgroup", "utf8"), writable)) {
     warn("running without root and no writable delegated cgroup v2 subtree: cgroups skipped (linux.resources and cgroupsPath are not applied)");
     return undefined;

@@ -17,3 +17,16 @@ export function inUserNamespace(uidMap: () => string = () => fs.readFileSync("/p
   const lines = text.trim().split("\n").filter((l) => l.trim() !== "");
   return !(lines.length === 1 && lines[0]!.trim().split(/\s+/).join(" ") === "0 0 4294967295");
 }
+
+let rootlessOverride: boolean | undefined;
+
+/** runc's global --rootless true|false (auto: undefined): whether cgroups are handled as for a caller without root. */
+export function setRootlessCgroups(value: boolean | undefined): void {
+  rootlessOverride = value;
+}
+
+/** Whether cgroups are tried and left out where the kernel refuses them: asked for, or decided as runc does. */
+export function rootlessCgroups(): boolean {
+  if (rootlessOverride !== undefined) return rootlessOverride;
+  return (process.geteuid?.() ?? 0) !== 0 || inUserNamespace();
+}
