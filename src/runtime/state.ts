@@ -95,7 +95,7 @@ function onlyCreateLeftovers(dir: string): boolean {
   } catch {
     return false;
   }
-  return names.every((n) => n === "lock" || n.startsWith("lock.stale.") || n.startsWith(".state.json."));
+  return names.every((n) => n === "lock" || n === "lock.takeover" || n.startsWith(".state.json."));
 }
 
 export function listIds(root: string): string[] {
@@ -150,9 +150,8 @@ export function ociState(rec: ContainerRecord, status: Status): State {
 
 /**
  * Takes the container's lock: a file made with O_EXCL holding the holder's pid and start time
- * (so a reused pid is not taken for the holder). A lock whose holder died is taken over: it is
- * renamed aside first and removed only if what was renamed is the dead holder's (two takers
- * can't both remove a lock one of them made meanwhile: the second puts it back). Returns the
+ * (so a reused pid is not taken for the holder). A lock whose holder died is removed under a
+ * takeover mutex (see takeOver) and then raced for with O_EXCL like any free lock. Returns the
  * release function, which removes the lock only while it is still ours.
  */
 export function lockContainer(root: string, id: string, waitMs = 10_000): () => void {
@@ -193,28 +192,41 @@ export function lockContainer(root: string, id: string, waitMs = 10_000): () => 
   }
 }
 
+/**
+ * Removes a dead holder's lock file, under an flock(2) on a file beside it: the kernel drops
+ * that lock when its holder dies, so this mutex never goes stale, and a lock file is only ever
+ * removed by a taker that read the dead holder's words in it while holding the mutex — never a
+ * live holder's (the file can't be replaced meanwhile: only takers remove it, one at a time).
+ * bun:ffi is loaded only on this path, which needs a holder that died holding the lock.
+ */
 function takeOver(path: string, dead: string): void {
-  const aside = `${path}.stale.${process.pid}`;
+  const fd = fs.openSync(`${path}.takeover`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  const api = flockApi();
   try {
-    fs.renameSync(path, aside);
-  } catch {
-    return; // someone else moved it: try again from the start
-  }
-  let moved = "";
-  try {
-    moved = fs.readFileSync(aside, "utf8");
-  } catch {
-    // nothing to restore
-  }
-  // what we moved is a lock another taker made after the dead one went: put it back
-  if (moved !== dead) {
-    try {
-      fs.linkSync(aside, path);
-    } catch {
-      // a third one made a lock meanwhile: it holds it
+    while (api.flock(fd, LOCK_EX) !== 0) {
+      // EINTR: try again
     }
+    let now: string;
+    try {
+      now = fs.readFileSync(path, "utf8");
+    } catch {
+      return; // taken over already
+    }
+    if (now === dead) fs.rmSync(path, { force: true });
+  } finally {
+    fs.closeSync(fd); // drops the flock
   }
-  fs.rmSync(aside, { force: true });
+}
+
+const LOCK_EX = 2;
+let flockFn: { flock(fd: number, op: number): number } | undefined;
+
+function flockApi(): { flock(fd: number, op: number): number } {
+  if (flockFn) return flockFn;
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const lib = ffi.dlopen("libc.so.6", { flock: { args: [ffi.FFIType.i32, ffi.FFIType.i32], returns: ffi.FFIType.i32 } });
+  flockFn = { flock: (fd, op) => lib.symbols.flock(fd, op) as number };
+  return flockFn;
 }
 
 /** SIGKILL and wait (polling /proc, ≤ timeoutMs) until the process is gone or a zombie. */
