@@ -40,6 +40,8 @@ export interface CreateOptions {
   cgroupsPath?: string;
   resources?: unknown;
   rootless?: boolean;
+  /** the device cgroup can't be set from here (a caller without root, or in a user namespace); default: rootless */
+  skipDevices?: boolean;
 }
 
 export interface CgroupManager {
@@ -221,7 +223,7 @@ class Manager implements CgroupManager {
       }
       for (const d of created) if (!Object.values(record.paths).includes(d)) prune.add(d);
       if (prune.size > 0) record.prune = [...prune].sort((a, b) => b.length - a.length);
-      this.apply(record, r, false, opts.rootless ?? false);
+      this.apply(record, r, false, opts.rootless ?? false, opts.skipDevices ?? opts.rootless ?? false);
     } catch (e) {
       for (const d of [...created].reverse()) rmdirIfUnused(d);
       throw e;
@@ -305,11 +307,11 @@ class Manager implements CgroupManager {
     }
   }
 
-  private apply(record: CgroupRecord, r: LinuxResources, updating: boolean, rootless: boolean): void {
+  private apply(record: CgroupRecord, r: LinuxResources, updating: boolean, rootless: boolean, skipDevices = rootless): void {
     for (const m of record.layout === "v2" ? [] : v1.CONTROLLERS) {
       const dir = record.paths[m.name];
       const isDevices = m.name === "devices";
-      const wanted = isDevices ? (!updating || r.devices !== undefined) && !rootless : m.needs(r);
+      const wanted = isDevices ? (!updating || r.devices !== undefined) && !skipDevices : m.needs(r);
       if (!wanted) continue;
       if (dir === undefined) {
         // On hybrid, cgroup2 serves what v1 lacks when it has the controller (blkio's is io).
@@ -343,7 +345,7 @@ class Manager implements CgroupManager {
       }
       applyWrites(udir, m.writes(r, { current: reader(udir), updating }));
     }
-    if (record.layout === "v2" && (!updating || r.devices !== undefined) && !rootless) {
+    if (record.layout === "v2" && (!updating || r.devices !== undefined) && !skipDevices) {
       this.attachDevices(udir, effectiveDeviceRules(r.devices));
     }
     applyWrites(udir, unifiedWrites(r));

@@ -82,15 +82,17 @@ export function planUpdate(current: LinuxResources, opts: { file?: unknown; flag
 }
 
 /**
- * Fields the kernel takes together, completed from the merged resources: a memory limit and
- * its swap (v2's swap.max is swap − limit; validation compares them), a CPU quota and its
- * period (v2's cpu.max holds both). `update --memory-swap 2g` alone then keeps the limit it
- * had, and `--cpu-quota` alone keeps a period of 50000 (as runc does).
+ * Fields the kernel takes together, completed from the merged resources: a swap given alone
+ * gets the memory limit it is compared with (v2's swap.max is swap − limit), a CPU quota or
+ * period gets the other (v2's cpu.max holds both). `update --memory-swap 2g` alone then keeps
+ * the limit it had, and `--cpu-quota` alone keeps a period of 50000 (as runc does).
  */
 export function withLinkedFields(changes: LinuxResources, merged: LinuxResources): LinuxResources {
   const link: LinuxResources = {};
   const m = changes.memory;
-  if (m !== undefined && (m.limit !== undefined || m.swap !== undefined)) {
+  // a limit alone stays alone (runc: the swap is then unchanged; v1's kernel refuses a limit
+  // above memory+swap itself); a swap alone takes the limit it is compared with
+  if (m !== undefined && m.swap !== undefined && m.limit === undefined) {
     const both = { limit: merged.memory?.limit, swap: merged.memory?.swap };
     const defined = Object.fromEntries(Object.entries(both).filter(([, v]) => v !== undefined));
     if (Object.keys(defined).length > 0) link.memory = defined;

@@ -36,7 +36,9 @@ test("a memory limit and its swap, a cpu quota and its period go to the kernel t
   // nothing linked is asked for: nothing is added
   const shares = planUpdate(current, { flags: { "cpu-shares": "100", "memory-reservation": "2m" } });
   expect(withLinkedFields(shares.changes, shares.merged)).toEqual({ cpu: { shares: 100 }, memory: { reservation: 2 << 20 } });
-  // a limit alone on a container without swap stays alone
+  // a limit alone stays alone, with or without a swap set before (runc: swap unchanged)
   const limitOnly = planUpdate({}, { flags: { memory: "64m" } });
   expect(withLinkedFields(limitOnly.changes, limitOnly.merged)).toEqual({ memory: { limit: 64 << 20 } });
+  const raise = planUpdate(current, { flags: { memory: "4g" } });
+  expect(withLinkedFields(raise.changes, raise.merged)).toEqual({ memory: { limit: 4 * 2 ** 30 } });
 });

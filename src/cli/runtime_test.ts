@@ -108,6 +108,24 @@ describe.skipIf(!isRoot)("create options", () => {
     }
   });
 
+  test("--rootless=true as real root keeps the device cgroup (it is left alone only where it can't be set)", () => {
+    const id = uniqueId("rl");
+    const spec: Spec = structuredClone(base);
+    spec.process!.args = ["sleep", "30"];
+    writeSpec(bundle, spec);
+    expect(rt.run(["--rootless=true", "run", "-d", "-b", bundle, id]).code).toBe(0);
+    try {
+      const paths = JSON.parse(fs.readFileSync(path.join(rt.root, id, "state.json"), "utf8")).cgroup.paths as Record<string, string>;
+      if (paths.devices) {
+        const list = fs.readFileSync(`${paths.devices}/devices.list`, "utf8");
+        expect(list).not.toContain("a *:* rwm");
+        expect(list).toContain("c 1:3 rwm");
+      }
+    } finally {
+      expect(rt.run(["delete", "--force", id]).code).toBe(0);
+    }
+  });
+
   test("--no-pivot: the rootfs becomes / by MS_MOVE + chroot", () => {
     const r = runWith((s) => (s.process!.args = ["sh", "-c", "ls /bin/busybox && grep -c ' / ' /proc/self/mountinfo"]), ["--no-pivot"]);
     expect(r.stderr).toBe("");

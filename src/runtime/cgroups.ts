@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { openCgroupManager, validateResources, type CgroupManager, type CgroupRecord } from "../cgroups/mod.ts";
 import type { Spec } from "../oci/types.ts";
-import { rootlessCgroups } from "./userns.ts";
+import { inUserNamespace, rootlessCgroups } from "./userns.ts";
 
 export interface ContainerCgroups {
   /** JSON-serialisable record kept in the container state */
@@ -52,8 +52,8 @@ export function delegatedCgroupDir(procSelfCgroup: string, access: (dir: string)
   const lines = procSelfCgroup.trim().split("\n");
   const only = lines.length === 1 ? lines[0] : undefined;
   if (!only?.startsWith("0::/")) return undefined;
+  // "/" too: inside a cgroup namespace that is the namespace's root, which can be delegated
   const own = only.slice(3).replace(/\/+$/, "");
-  if (own === "") return undefined; // the root cgroup is never delegated
   const dir = `${root}${own.replace(/\/[^/]*$/, "")}`;
   return access(dir) && access(`${dir}/cgroup.procs`) ? dir : undefined;
 }
@@ -77,12 +77,15 @@ export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void):
   // root in a user namespace (rootless podman runs the runtime so): as runc, cgroups are tried
   // and left out where the kernel refuses them, as for any caller without root
   const rootless = unprivileged || rootlessCgroups();
+  // the device cgroup is left alone only where it can't be set (as runc's devices controller
+  // skips only in a user namespace): --rootless=true as real root keeps it
+  const skipDevices = unprivileged || inUserNamespace();
   if (unprivileged && !delegatedCgroupDir(fs.readFileSync("/proc/self/cgroup", "utf8"), writable)) {
     warn("running without root and no writable delegated cgroup v2 subtree: cgroups skipped (linux.resources and cgroupsPath are not applied)");
     return undefined;
   }
   const m = cgroupManager();
-  const opts: Parameters<CgroupManager["create"]>[0] = { id, ...(rootless ? { rootless: true } : {}) };
+  const opts: Parameters<CgroupManager["create"]>[0] = { id, ...(rootless ? { rootless: true } : {}), skipDevices };
   if (spec.linux?.cgroupsPath) opts.cgroupsPath = spec.linux.cgroupsPath;
   if (spec.linux?.resources !== undefined) opts.resources = spec.linux.resources;
   const { record, procsFiles } = m.create(opts);

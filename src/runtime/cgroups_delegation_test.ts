@@ -11,7 +11,9 @@ describe("delegated cgroup v2 subtree for callers without root", () => {
   test("the own cgroup writable but not its parent (a login session's scope): none", () => {
     const session = "/user.slice/user-1000.slice/session-2.scope";
     expect(delegatedCgroupDir(`0::${session}\n`, writable([`/sys/fs/cgroup${session}`, `/sys/fs/cgroup${session}/cgroup.procs`]))).toBeUndefined();
-    expect(delegatedCgroupDir("0::/\n", () => true)).toBeUndefined();
+    // the root of a cgroup namespace can be delegated (rootless podman in a pod): access decides
+    expect(delegatedCgroupDir("0::/\n", writable(["/sys/fs/cgroup", "/sys/fs/cgroup/cgroup.procs"]))).toBe("/sys/fs/cgroup");
+    expect(delegatedCgroupDir("0::/\n", writable([]))).toBeUndefined();
   });
   test("not writable, or its cgroup.procs not writable: none", () => {
     expect(delegatedCgroupDir(`0::${own}\n`, writable([]))).toBeUndefined();

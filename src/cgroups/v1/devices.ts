@@ -8,7 +8,9 @@ export const devices: Controller = {
   needs: () => true,
   writes: (r, ctx) => {
     const rules = effectiveDeviceRules(r.devices);
-    const current = ctx.updating ? parseDevicesList(ctx.current("devices.list") ?? "") : undefined;
+    // an unreadable list says nothing of what the cgroup allows: the full rewrite then
+    const listed = ctx.updating ? ctx.current("devices.list") : undefined;
+    const current = listed !== undefined ? parseDevicesList(listed) : undefined;
     return (current && v1DeviceTransition(current, rules)) ?? v1DeviceWrites(rules);
   },
   stats: () => {},
