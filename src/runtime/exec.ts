@@ -180,24 +180,41 @@ export function execCgroupDirs(
  * is one hierarchy, so no controller is named. Paths stay below the container's cgroup.
  */
 export function subCgroupDirs(paths: Record<string, string>, layout: string, args: readonly string[], exists: (dir: string) => boolean = fs.existsSync): Record<string, string> {
-  const out = { ...paths };
-  const given = new Set<string>();
+  // as runc's getSubCgroupPaths: one path for every hierarchy, and paths per controller over it
+  let generic: string | undefined;
+  const specific = new Map<string, string>();
   for (const arg of args) {
     const colon = arg.indexOf(":");
     const controllers = colon < 0 ? [] : arg.slice(0, colon).split(",");
-    const sub = colon < 0 ? arg : arg.slice(colon + 1);
-    const parts = sub.split("/").filter((p) => p !== "" && p !== ".");
-    if (parts.length === 0 || parts.includes("..")) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: expected [<controller>:]<path> naming a sub-cgroup below the container's (no "..")`);
+    const sub = (colon < 0 ? arg : arg.slice(colon + 1)).split("/").filter((p) => p !== "" && p !== ".");
+    if (sub.length === 0 || sub.includes("..")) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: expected [<controller>:]<path> naming a sub-cgroup below the container's (no "..")`);
     if (controllers.some((c) => c === "")) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: an empty controller name`);
     if (layout === "v2" && controllers.length > 0) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: cgroup v2 has one hierarchy for every controller: give the path alone`);
-    for (const c of controllers) if (paths[c] === undefined) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: the container has no ${c} cgroup (it has: ${Object.keys(paths).sort().join(", ")})`);
-    for (const key of controllers.length ? controllers : Object.keys(paths)) {
-      if (controllers.length && given.has(key)) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: a second path for ${key}`);
-      given.add(key);
-      const dir = `${paths[key]}/${parts.join("/")}`;
-      if (!exists(dir)) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: ${dir} does not exist (the sub-cgroup must be made first)`);
-      out[key] = dir;
+    if (controllers.length === 0) {
+      if (generic !== undefined) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: a path for every controller was given already`);
+      generic = sub.join("/");
     }
+    for (const c of controllers) {
+      if (paths[c] === undefined) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: the container has no ${c} cgroup (it has: ${Object.keys(paths).sort().join(", ")})`);
+      if (specific.has(c)) throw new ContainerError(`--cgroup ${JSON.stringify(arg)}: a second path for ${c}`);
+      specific.set(c, sub.join("/"));
+    }
+  }
+  // controllers mounted together (cpu,cpuacct) share a directory: a path for one is for all of them
+  const byDir = new Map<string, string>();
+  for (const [c, sub] of specific) {
+    const dir = paths[c]!;
+    const other = byDir.get(dir);
+    if (other !== undefined && other !== sub) throw new ContainerError(`--cgroup: ${c} shares its hierarchy with another controller given another path (${other} and ${sub})`);
+    byDir.set(dir, sub);
+  }
+  const out = { ...paths };
+  for (const [key, dir] of Object.entries(paths)) {
+    const sub = byDir.get(dir) ?? generic;
+    if (sub === undefined) continue;
+    const target = `${dir}/${sub}`;
+    if (!exists(target)) throw new ContainerError(`--cgroup: ${target} does not exist (the sub-cgroup must be made first)`);
+    out[key] = target;
   }
   return out;
 }

@@ -46,5 +46,16 @@ test("--cgroup: bad arguments are refused naming them", () => {
   expect(() => subCgroupDirs(hybrid, "hybrid", ["cpu:x"], all)).toThrow('--cgroup "cpu:x": the container has no cpu cgroup (it has: memory, unified)');
   expect(() => subCgroupDirs(hybrid, "hybrid", ["memory:a", "memory:b"], all)).toThrow('--cgroup "memory:b": a second path for memory');
   expect(() => subCgroupDirs({ unified: "/u" }, "v2", ["memory:a"], all)).toThrow("cgroup v2 has one hierarchy for every controller");
-  expect(() => subCgroupDirs(hybrid, "hybrid", ["nope"], (d) => d.startsWith(hybrid.unified))).toThrow(`--cgroup "nope": ${hybrid.memory}/nope does not exist`);
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["nope"], (d) => d.startsWith(hybrid.unified))).toThrow(`--cgroup: ${hybrid.memory}/nope does not exist`);
+  expect(() => subCgroupDirs(hybrid, "hybrid", ["a", "b"], all)).toThrow('--cgroup "b": a path for every controller was given already');
+});
+
+test("--cgroup: a controller's path wins over the path for all, in any order; co-mounted controllers go together", () => {
+  const all = () => true;
+  const want = { memory: `${hybrid.memory}/x`, unified: `${hybrid.unified}/y` };
+  expect(subCgroupDirs(hybrid, "hybrid", ["memory:x", "y"], all)).toEqual(want);
+  expect(subCgroupDirs(hybrid, "hybrid", ["y", "memory:x"], all)).toEqual(want);
+  const comounted = { cpu: "/sys/fs/cgroup/cpu,cpuacct/c1", cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1", memory: "/sys/fs/cgroup/memory/c1" };
+  expect(subCgroupDirs(comounted, "v1", ["cpu:x"], all)).toEqual({ cpu: "/sys/fs/cgroup/cpu,cpuacct/c1/x", cpuacct: "/sys/fs/cgroup/cpu,cpuacct/c1/x", memory: "/sys/fs/cgroup/memory/c1" });
+  expect(() => subCgroupDirs(comounted, "v1", ["cpu:x", "cpuacct:z"], all)).toThrow("--cgroup: cpuacct shares its hierarchy with another controller given another path (x and z)");
 });

@@ -84,7 +84,8 @@ describe.skipIf(!isRoot)("exec", () => {
       expect(lines.filter((l) => !l.includes(":memory:")).every((l) => l.endsWith(":/"))).toBe(true);
       const missing = rt.run(["exec", "--cgroup", "nope", id, "true"]);
       expect(missing.code).toBe(1);
-      expect(missing.stderr).toContain('--cgroup "nope":');
+      expect(missing.stderr).toContain("--cgroup: ");
+      expect(missing.stderr).toContain("/nope does not exist");
       expect(missing.stderr).toContain("does not exist (the sub-cgroup must be made first)");
     } finally {
       for (const d of made.reverse()) waitFor(() => {
