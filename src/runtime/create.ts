@@ -280,11 +280,14 @@ function joinedUsernsMapProblems(spec: Spec): string[] {
     if (owner) {
       maps = { uid: fs.readFileSync(`/proc/${owner[1]}/uid_map`, "utf8"), gid: fs.readFileSync(`/proc/${owner[1]}/gid_map`, "utf8") };
     } else {
-      const r = Bun.spawnSync(["nsenter", `--user=${user.path}`, "--", "cat", "/proc/self/uid_map", "/proc/self/gid_map"], { stdout: "pipe", stderr: "pipe" });
-      if (r.exitCode !== 0) throw new Error(r.stderr.toString().trim());
-      const lines = r.stdout.toString().trim().split("\n");
-      const half = lines.length / 2;
-      maps = { uid: lines.slice(0, half).join("\n"), gid: lines.slice(half).join("\n") };
+      // a namespace file bound elsewhere: read from a process inside it, keeping our ids (its
+      // maps need not map 0), one map per read
+      const read = (file: string) => {
+        const r = Bun.spawnSync(["nsenter", `--user=${user.path}`, "--preserve-credentials", "--", "cat", file], { stdout: "pipe", stderr: "pipe" });
+        if (r.exitCode !== 0) throw new Error(r.stderr.toString().trim() || `nsenter exited with status ${r.exitCode}`);
+        return r.stdout.toString();
+      };
+      maps = { uid: read("/proc/self/uid_map"), gid: read("/proc/self/gid_map") };
     }
   } catch (e) {
     return [`linux.namespaces: cannot read the maps of the user namespace at ${user.path}: ${(e as Error).message}`];
