@@ -495,33 +495,48 @@ static void copy_tree(int src, int dst, const char *dest, int depth)
 /* The kernel's own words for a failed fsconfig, read from the fs context. */
 static const char *fs_context_message(int fsfd, char *buf, size_t n)
 {
-	ssize_t r = read(fsfd, buf, n - 1);
-	if (r <= 2)
-		return "";
-	buf[r] = 0;
-	if (buf[r - 1] == '\n')
-		buf[r - 1] = 0;
-	return buf + 2; /* "e " or "w " */
+	/* the newest message: earlier ones (warnings) are read and passed over */
+	char line[512];
+	buf[0] = 0;
+	for (;;) {
+		ssize_t r = read(fsfd, line, sizeof line - 1);
+		if (r <= 2)
+			break;
+		line[r] = 0;
+		if (line[r - 1] == '\n')
+			line[r - 1] = 0;
+		snprintf(buf, n, ": %s", line + 2); /* after "e " or "w " */
+	}
+	return buf;
 }
 
 /* One fsconfig per option of a mount(2) data string: key=value as a string,
- * a bare word as a flag. A tmpfs mpol nodelist may hold commas ("mpol=bind:0,2"):
- * a piece without "=" after mpol's continues its value, as shmem's own parser
- * reads the monolithic string. */
+ * a bare word as a flag. Commas inside a value, as the kernel's own parsers
+ * take them: a tmpfs mpol nodelist ("mpol=bind:0,2": a piece starting with a
+ * digit continues it) and a quoted LSM context ("context=\"a,b\""). */
 static void fs_configure(int fsfd, const char *data, const char *dest)
 {
 	char *copy = strdup(data), *save = NULL, value[4096] = "", key[256] = "";
 	char msg[512];
 	int pending = 0;
 	for (char *piece = strtok_r(copy, ",", &save);; piece = strtok_r(NULL, ",", &save)) {
-		if (piece && pending && !strchr(piece, '=') && !strcmp(key, "mpol")) {
-			size_t l = strlen(value);
-			snprintf(value + l, sizeof value - l, ",%s", piece);
-			continue;
+		if (piece && pending) {
+			int quotes = 0;
+			for (const char *c = value; *c; c++)
+				quotes += *c == '"';
+			int mpol_nodes = !strcmp(key, "mpol") && piece[0] >= '0' && piece[0] <= '9';
+			if (quotes % 2 == 1 || mpol_nodes) {
+				size_t l = strlen(value);
+				if (snprintf(value + l, sizeof value - l, ",%s", piece) >= (int)(sizeof value - l))
+					fail(E2BIG, "mount option %s on %s: value too long", key, dest);
+				continue;
+			}
 		}
 		if (pending) {
-			if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, value, 0) < 0)
-				fail(errno, "mount option %s=%s on %s: %s", key, value, dest, fs_context_message(fsfd, msg, sizeof msg));
+			if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, value, 0) < 0) {
+				int err = errno;
+				fail(err, "mount option %s=%s on %s%s", key, value, dest, fs_context_message(fsfd, msg, sizeof msg));
+			}
 			pending = 0;
 		}
 		if (!piece)
@@ -529,11 +544,12 @@ static void fs_configure(int fsfd, const char *data, const char *dest)
 		char *eq = strchr(piece, '=');
 		if (eq) {
 			*eq = 0;
-			snprintf(key, sizeof key, "%s", piece);
-			snprintf(value, sizeof value, "%s", eq + 1);
+			if (snprintf(key, sizeof key, "%s", piece) >= (int)sizeof key || snprintf(value, sizeof value, "%s", eq + 1) >= (int)sizeof value)
+				fail(E2BIG, "mount option %s on %s: too long", piece, dest);
 			pending = 1;
 		} else if (*piece && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, piece, NULL, 0) < 0) {
-			fail(errno, "mount option %s on %s: %s", piece, dest, fs_context_message(fsfd, msg, sizeof msg));
+			int err = errno;
+			fail(err, "mount option %s on %s%s", piece, dest, fs_context_message(fsfd, msg, sizeof msg));
 		}
 	}
 	free(copy);
@@ -623,12 +639,17 @@ static void run_hook(const struct step *st)
 	pid_t pid = spawn_with_stdin(path, argv, envp, &infd);
 	if (pid < 0)
 		fail(errno, "start hook %s", path);
-	signal(SIGPIPE, SIG_IGN);
+	/* a hook that doesn't read its state must not kill us; the container's process keeps
+	 * the caller's SIGPIPE disposition (an ignored one would survive execve) */
+	struct sigaction ign = { 0 }, pipe_was;
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, &pipe_was);
 	if (hook_part)
 		write_all(infd, hook_part, hook_part_len);
 	else if (hook_state)
 		write_all(infd, hook_state, strnlen(hook_state, hook_state_len));
 	close(infd);
+	sigaction(SIGPIPE, &pipe_was, NULL);
 	int status = wait_timeout(pid, timeout);
 	if (status == -1)
 		fail(ETIMEDOUT, "hook %s timed out after %lld ms", path, (long long)timeout);
@@ -725,29 +746,50 @@ static void exit_on_signal(int sig)
 static const int ending_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM,
 				      SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR };
 
+/* The ending signals and the real-time ones. */
+static void ending_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof ending_signals / sizeof ending_signals[0]; i++)
+		sigaddset(set, ending_signals[i]);
+	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+		sigaddset(set, s);
+}
+
+/* The mask before READY blocked the ending signals (a create's init only): a signal sent
+ * between `create` returning and the wait below is kept pending, not dropped. */
+static sigset_t ready_mask;
+static int ready_blocked;
+
 static void wait_exec_fifo(void)
 {
 	/* As the init of its own pid namespace the waiting process would ignore
 	 * `kill` with SIGTERM (podman stop of a created container): it catches
-	 * what is at its default while it waits, and puts the defaults back
-	 * after (ignored signals stay ignored for the container's process). */
+	 * what is at its default (ignored signals stay ignored for the container's
+	 * process). The handlers stay until execve, which puts the defaults back
+	 * itself: a signal during the startContainer hooks ends the container too,
+	 * as one after the exec would. */
 	struct sigaction sa = { 0 }, old;
 	sa.sa_handler = exit_on_signal;
 	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	int caught[sizeof ending_signals / sizeof ending_signals[0] + 64];
-	int ncaught = 0;
-	for (size_t i = 0; i < sizeof ending_signals / sizeof ending_signals[0]; i++)
-		if (sigaction(ending_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL && sigaction(ending_signals[i], &sa, NULL) == 0)
-			caught[ncaught++] = ending_signals[i];
-	for (int s = SIGRTMIN; s <= SIGRTMAX && ncaught < (int)(sizeof caught / sizeof caught[0]); s++)
-		if (sigaction(s, NULL, &old) == 0 && old.sa_handler == SIG_DFL && sigaction(s, &sa, NULL) == 0)
-			caught[ncaught++] = s;
-	sigset_t ending, prev;
-	sigemptyset(&ending);
-	for (int i = 0; i < ncaught; i++)
-		sigaddset(&ending, caught[i]);
-	sigprocmask(SIG_UNBLOCK, &ending, &prev);
+	sigset_t ending, caught;
+	ending_set(&ending);
+	sigemptyset(&caught);
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&ending, s) == 1 && sigaction(s, NULL, &old) == 0 && old.sa_handler == SIG_DFL && sigaction(s, &sa, NULL) == 0)
+			sigaddset(&caught, s);
+	sigset_t original;
+	if (ready_blocked)
+		original = ready_mask;
+	else
+		sigprocmask(SIG_SETMASK, NULL, &original);
+	/* while waiting the caught ones are unblocked: what came since READY is delivered now */
+	sigset_t waiting = original;
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&caught, s) == 1)
+			sigdelset(&waiting, s);
+	sigprocmask(SIG_SETMASK, &waiting, NULL);
 
 	char path[64];
 	fd_path(fifo_fd, path, sizeof path);
@@ -758,11 +800,8 @@ static void wait_exec_fifo(void)
 	close(fifo_fd);
 	fifo_fd = -1;
 
-	sigprocmask(SIG_SETMASK, &prev, NULL);
-	sa.sa_handler = SIG_DFL;
-	sa.sa_flags = 0;
-	for (int i = 0; i < ncaught; i++)
-		sigaction(caught[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &original, NULL); /* the container's process starts with the caller's mask */
+	ready_blocked = 0;
 }
 
 static void sync_with_runtime(uint32_t type, const char *name)
@@ -1576,6 +1615,13 @@ static void run_step(const struct step *st)
 		lookup_exec(S(st, 0), S(st, 1));
 		break;
 	case STEP_READY:
+		if (fifo_fd >= 0) {
+			/* a create's init: it will wait on the exec fifo (see wait_exec_fifo) */
+			sigset_t ending;
+			ending_set(&ending);
+			sigprocmask(SIG_BLOCK, &ending, &ready_mask);
+			ready_blocked = 1;
+		}
 		sync_with_runtime(MSG_READY, "");
 		close(chan_fd);
 		chan_fd = -1;
@@ -1687,8 +1733,18 @@ static void run_step(const struct step *st)
 		struct mount_attr attr = { 0 };
 		attr.attr_set = (uint64_t)N(st, 6);
 		attr.attr_clr = (uint64_t)N(st, 7);
-		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-			fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
+		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+			/* in a user namespace the source's flags may be locked: keep those, as a
+			 * bind remount there keeps them (runc), and clear only the others */
+			struct statvfs sv;
+			if (errno != EPERM || !attr.attr_clr || fstatvfs(tree, &sv) < 0)
+				fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
+			uint64_t locked = ((sv.f_flag & ST_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((sv.f_flag & ST_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+					  ((sv.f_flag & ST_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((sv.f_flag & ST_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
+			attr.attr_clr &= ~locked;
+			if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+				fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
+		}
 		memset(&attr, 0, sizeof attr);
 		attr.attr_set = (uint64_t)N(st, 8);
 		attr.attr_clr = (uint64_t)N(st, 9);
@@ -1719,11 +1775,15 @@ static void run_step(const struct step *st)
 		int fsfd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
 		if (fsfd < 0)
 			fail(errno, "mount %s on %s (fsopen)", fstype, dest);
-		if (*source && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
-			fail(errno, "mount %s on %s: source: %s", fstype, dest, fs_context_message(fsfd, msg, sizeof msg));
+		if (*source && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0) {
+			int err = errno;
+			fail(err, "mount %s on %s: source%s", fstype, dest, fs_context_message(fsfd, msg, sizeof msg));
+		}
 		fs_configure(fsfd, data, dest);
-		if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-			fail(errno, "mount %s on %s: %s", fstype, dest, fs_context_message(fsfd, msg, sizeof msg));
+		if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+			int err = errno;
+			fail(err, "mount %s on %s%s", fstype, dest, fs_context_message(fsfd, msg, sizeof msg));
+		}
 		int mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
 		if (mfd < 0)
 			fail(errno, "mount %s on %s (fsmount)", fstype, dest);

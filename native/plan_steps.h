@@ -3,7 +3,7 @@
 #define ISOLA_PLAN_STEPS_H
 
 #define PLAN_MAGIC 0x504f5349u
-#define PLAN_VERSION 1
+#define PLAN_VERSION 2
 
 #define SECTION_PRE 0
 #define SECTION_PARENT 1

@@ -506,7 +506,7 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     if (opts.host.detachedMounts) {
       // made detached, flagged, attached, propagated through its own fd: nothing looks the
       // destination up again after the mount (a swapped destination can't redirect a remount)
-      const attrs = bindMountAttrs(parsed.remountFlags);
+      const attrs = bindMountAttrs(parsed.remountFlags, parsed.clearedFlags);
       const recursive = (parsed.flags & MS.REC) !== 0 ? 1 : 0;
       b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, slot ?? -1, slot === undefined ? source : "", dest, recursive, create, attrs.set, attrs.clr, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
       return;
@@ -543,7 +543,7 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   }
   if (type === "tmpfs" && opts.host.detachedMounts && !(parsed.flags & MS.REMOUNT)) {
     // made detached, filled (tmpcopyup), flagged, attached, propagated through its own fd
-    const attrs = bindMountAttrs(parsed.flags);
+    const attrs = bindMountAttrs(parsed.flags, parsed.clearedFlags);
     const data = [parsed.data, ...superblockFlagOptions(parsed.flags)].filter((d) => d !== "").join(",");
     b.add("INIT", "FS_IN_ROOT", [root, m.source ?? type, dest, type, Create.DIR, attrs.set, attrs.clr, parsed.copyUp ? 1 : 0, data, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
     return;

@@ -140,6 +140,16 @@ describe("binds on a kernel with the detached mount API", () => {
     expect(old).toEqual(["MOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "REMOUNT_IN_ROOT", "SETATTR_IN_ROOT"]);
   });
 
+  test("options that clear a flag clear it on the bind (rw of a read-only source), strictatime wins over noatime as in mount(2)", () => {
+    const s = defaultSpec();
+    s.mounts!.push({ destination: "/d", type: "bind", source: "/host/data", options: ["rbind", "rw", "suid", "noatime", "strictatime"] });
+    const o = opts();
+    o.host = { ...o.host, detachedMounts: true };
+    const st = compilePlan(s, o).sections.INIT.find((x) => x.origin === "mounts[7]")!;
+    // set: strictatime; clear: rdonly | nosuid | the atime mask
+    expect(st.args.slice(6, 8)).toEqual([0x20, 0x1 | 0x2 | 0x70]);
+  });
+
   test("a tmpfs is one FS_IN_ROOT: made, filled (tmpcopyup), flagged, attached, propagated; superblock flags become options", () => {
     const s = defaultSpec();
     s.mounts!.push({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["ro", "nosuid", "size=1m", "sync", "tmpcopyup", "shared"] });

@@ -124,27 +124,38 @@ export interface ParsedMountOptions {
   recursiveIdmap: boolean;
   /** "tmpcopyup": a tmpfs starts with a copy of what its destination held (runc; ignored for other types) */
   copyUp: boolean;
+  /** the flags options asked to clear (rw, suid, dev, exec, atime, diratime, symfollow) */
+  clearedFlags: number;
   /** MOUNT_ATTR_* bits the recursive options (rro, rnosuid, rnoatime, ...) set and clear */
   recAttrSet: number;
   recAttrClr: number;
 }
 
 /**
- * The per-mount flags of a bind as mount_setattr bits: what a bind remount would apply. Only
- * set, never cleared: the flags the source mount has stay (a bind remount would drop the ones
- * not asked for again, nosuid say, where they are not locked). Superblock flags (sync,
- * dirsync, lazytime, mand) have no per-mount form and a bind remount ignores them too.
+ * The per-mount flags of a bind as mount_setattr bits: what the options set and what they ask
+ * to clear (rw of a read-only source makes it writable, as runc 1.2 does); flags the options
+ * don't name stay as the source has them (a bind remount would drop nosuid, say, where it is
+ * not locked). An atime mode replaces the source's: strictatime over noatime, as mount(2).
+ * Superblock flags (sync, dirsync, lazytime, mand) have no per-mount form and a bind remount
+ * ignores them too.
  */
-export function bindMountAttrs(flags: number): { set: number; clr: number } {
+export function bindMountAttrs(flags: number, cleared = 0): { set: number; clr: number } {
   let set = 0;
   let clr = 0;
-  if (flags & MS.RDONLY) set |= MOUNT_ATTR.RDONLY;
-  if (flags & MS.NOSUID) set |= MOUNT_ATTR.NOSUID;
-  if (flags & MS.NODEV) set |= MOUNT_ATTR.NODEV;
-  if (flags & MS.NOEXEC) set |= MOUNT_ATTR.NOEXEC;
-  if (flags & MS.NODIRATIME) set |= MOUNT_ATTR.NODIRATIME;
-  if (flags & MS.NOSYMFOLLOW) set |= MOUNT_ATTR.NOSYMFOLLOW;
-  const atime = flags & MS.NOATIME ? MOUNT_ATTR.NOATIME : flags & MS.STRICTATIME ? MOUNT_ATTR.STRICTATIME : flags & MS.RELATIME ? MOUNT_ATTR.RELATIME : undefined;
+  const pairs: [number, number][] = [
+    [MS.RDONLY, MOUNT_ATTR.RDONLY],
+    [MS.NOSUID, MOUNT_ATTR.NOSUID],
+    [MS.NODEV, MOUNT_ATTR.NODEV],
+    [MS.NOEXEC, MOUNT_ATTR.NOEXEC],
+    [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME],
+    [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
+  ];
+  for (const [ms, attr] of pairs) {
+    if (flags & ms) set |= attr;
+    else if (cleared & ms) clr |= attr;
+  }
+  const atime =
+    flags & MS.STRICTATIME ? MOUNT_ATTR.STRICTATIME : flags & MS.NOATIME ? MOUNT_ATTR.NOATIME : flags & MS.RELATIME || cleared & (MS.NOATIME | MS.STRICTATIME | MS.RELATIME) ? MOUNT_ATTR.RELATIME : undefined;
   if (atime !== undefined) {
     set |= atime;
     clr |= MOUNT_ATTR.ATIME;
@@ -185,6 +196,7 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   let copyUp = false;
   let recAttrSet = 0;
   let recAttrClr = 0;
+  let cleared = 0;
   for (const opt of options ?? []) {
     const rec = RECURSIVE_OPTIONS[opt];
     if (rec) {
@@ -205,6 +217,7 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
     const flag = FLAG_OPTIONS[opt];
     if (flag) {
       flags = (flags | flag[0]) & ~flag[1];
+      cleared = (cleared | flag[1]) & ~flag[0];
       continue;
     }
     const prop = PROPAGATION_OPTIONS[opt];
@@ -217,5 +230,5 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   const bind = (flags & MS.BIND) !== 0 || type === "bind";
   if (type === "bind") flags |= MS.BIND;
   const remountFlags = bind ? flags & ~(MS.BIND | MS.REC | MS.REMOUNT) : 0;
-  return { flags, propagation, data: data.join(","), bind, remountFlags, idmap, recursiveIdmap, copyUp, recAttrSet, recAttrClr };
+  return { flags, propagation, data: data.join(","), bind, remountFlags, idmap, recursiveIdmap, copyUp, recAttrSet, recAttrClr, clearedFlags: cleared };
 }

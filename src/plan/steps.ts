@@ -13,7 +13,7 @@
  */
 
 export const PLAN_MAGIC = 0x504f5349; // "ISOP" little-endian
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
 export const Section = {
   PRE: 0,

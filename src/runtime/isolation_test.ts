@@ -207,6 +207,28 @@ describe.skipIf(!isRoot)("isolation", () => {
     expect(entry("/dev/mqueue").fstype).toBe("mqueue");
   });
 
+  test("mounts: rw on a read-only source makes the bind writable; a tmpfs mpol nodelist is one option", () => {
+    const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "isola-rosrc-"));
+    expect(Bun.spawnSync(["mount", "--bind", hostDir, hostDir]).exitCode).toBe(0);
+    expect(Bun.spawnSync(["mount", "-o", "remount,bind,ro", hostDir]).exitCode).toBe(0);
+    try {
+      const r = inside("touch /rw/made && echo rw-ok; grep ' /t ' /proc/self/mountinfo", (s) => {
+        s.mounts!.push(
+          { destination: "/rw", type: "bind", source: hostDir, options: ["bind", "rw"] },
+          { destination: "/t", type: "tmpfs", source: "tmpfs", options: ["mpol=bind:0", "sync", "size=1m"] },
+        );
+      });
+      expect(r.err).toBe("");
+      const lines = r.out.split("\n");
+      expect(lines[0]).toBe("rw-ok");
+      expect(lines[1]).toContain("mpol=bind:0");
+      expect(lines[1]).toContain("size=1024k");
+    } finally {
+      Bun.spawnSync(["umount", hostDir]);
+      fs.rmSync(hostDir, { recursive: true, force: true });
+    }
+  });
+
   test("a mount destination that is a symlink out of the rootfs stays inside it", () => {
     const rootfs = path.join(bundle, "rootfs");
     const outside = fs.mkdtempSync(path.join(os.tmpdir(), "isola-outside-"));

@@ -300,6 +300,22 @@ describe.skipIf(!isRoot)("hooks", () => {
     }
   });
 
+  test("the container's process keeps the caller's signal dispositions although hooks ran in its init (SIGPIPE not left ignored)", () => {
+    configure((s) => {
+      s.process!.args = ["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"];
+      s.hooks = { createContainer: [{ path: "/bin/true" }], startContainer: [{ path: "/bin/true" }] };
+    });
+    const withHooks = rt.run(["run", "-b", bundle, uniqueId("sigs")]);
+    expect(withHooks.stderr).toBe("");
+    configure((s) => {
+      s.process!.args = ["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"];
+    });
+    const without = rt.run(["run", "-b", bundle, uniqueId("sigs")]);
+    expect(withHooks.stdout).toBe(without.stdout);
+    const ign = BigInt("0x" + /SigIgn:\s*([0-9a-f]+)/.exec(withHooks.stdout)![1]);
+    expect(ign & (1n << 12n)).toBe(0n); // SIGPIPE (13)
+  });
+
   test("a failing startContainer hook fails start, stops the container before its process runs", () => {
     configure((s) => {
       s.process!.args = ["sh", "-c", "touch /ran"];
