@@ -68,6 +68,20 @@ describe("cgroup mount on v1/hybrid without a cgroup namespace", () => {
     for (const r of remounts) expect(Number(r.args[2]) & MS.RDONLY).toBe(MS.RDONLY);
   });
 
+  test("with the detached mount API the own cgroups are attached read-only already (no remount by path)", () => {
+    const base = opts();
+    const steps = cgroupSteps(cgroupSpec(), { cgroupDirs: dirs, host: { ...base.host, detachedMounts: true } });
+    const attached = steps.filter((x) => x.step === "ATTACH_TREE_IN_ROOT");
+    expect(attached.map((x) => [x.args[2], x.args[3]])).toEqual([
+      [dirs.cpu, "/sys/fs/cgroup/cpu,cpuacct"],
+      [dirs.memory, "/sys/fs/cgroup/memory"],
+      [dirs["name=systemd"], "/sys/fs/cgroup/systemd"],
+      [dirs.unified, "/sys/fs/cgroup/unified"],
+    ]);
+    for (const a of attached) expect(Number(a.args[6]) & 0x1).toBe(0x1); // MOUNT_ATTR_RDONLY set before attaching
+    expect(steps.filter((x) => x.step === "REMOUNT_IN_ROOT" && x.args[1] !== "/sys/fs/cgroup")).toEqual([]);
+  });
+
   test("with a cgroup namespace (or no cgroup dirs) the hierarchies are mounted as before", () => {
     for (const steps of [cgroupSteps(defaultSpec(), { cgroupDirs: dirs }), cgroupSteps(cgroupSpec())])
       expect(steps.filter((x) => x.step === "MOUNT_IN_ROOT" && x.args[3] === "cgroup").length).toBe(3);

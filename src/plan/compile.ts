@@ -528,6 +528,11 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   }
   if (type === "sysfs" && ns.newUser && !ns.newNet) {
     // sysfs can't be mounted from a user namespace that doesn't own the network namespace: bind the host's.
+    if (opts.host.detachedMounts) {
+      const attrs = bindMountAttrs(parsed.flags & ~MS.REC, parsed.clearedFlags);
+      b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, -1, "/sys", dest, 1, Create.DIR, attrs.set, attrs.clr, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
+      return;
+    }
     b.add("INIT", "MOUNT_IN_ROOT", [root, "/sys", dest, "", MS.BIND | MS.REC, "", Create.DIR], origin);
     if (parsed.flags & ~MS.REC) b.add("INIT", "REMOUNT_IN_ROOT", [root, dest, MS.BIND | MS.REMOUNT | (parsed.flags & ~MS.REC), ""], origin);
     propagate();
@@ -600,6 +605,12 @@ function compileCgroupMount(b: Builder, m: Mount, dest: string, flags: number, o
   // container's own cgroup of each hierarchy instead (runc does the same).
   const own = (key: string) => (ns.newCgroup ? undefined : opts.cgroupDirs?.[key]);
   const bindOwn = (hostDir: string, at: string) => {
+    if (host.detachedMounts) {
+      // flagged (ro) before it is attached: a swapped destination can't leave it writable
+      const attrs = bindMountAttrs(flags & ~MS.REC);
+      b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, -1, hostDir, at, 1, Create.DIR, attrs.set, attrs.clr, 0, 0], origin);
+      return;
+    }
     b.add("INIT", "MOUNT_IN_ROOT", [root, hostDir, at, "", MS.BIND | MS.REC, "", Create.DIR], origin);
     b.add("INIT", "REMOUNT_IN_ROOT", [root, at, MS.BIND | MS.REMOUNT | (flags & ~MS.REC), ""], origin);
   };
