@@ -212,7 +212,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int err, const 
 	if (fifo_wfd >= 0) {
 		/* after `start` released us: it reads this instead of the "0" */
 		char note[1200];
-		int m = snprintf(note, sizeof note, "E%s%s%s", msg, err ? ": " : "", err ? strerror(err) : "");
+		int m = snprintf(note, sizeof note, "E%d %d %s%s%s", cur_section, cur_index, msg, err ? ": " : "", err ? strerror(err) : "");
 		if (m > 0 && write(fifo_wfd, note, (size_t)(m < (int)sizeof note ? m : (int)sizeof note - 1)) < 0) {
 			/* nobody reads: stderr below still says it */
 		}

@@ -84,10 +84,11 @@ function readFailure(fd: number, rec: ContainerRecord): string {
     else if (!initAlive(rec)) break;
     else Bun.sleepSync(1);
   }
-  const text = Buffer.concat(chunks).toString().trim();
-  const hooks = rec.spec?.hooks?.startContainer ?? [];
-  const i = hooks.findIndex((h) => text.startsWith(`hook ${h.path} `));
-  return `${i >= 0 ? `hooks.startContainer[${i}]: ` : ""}${text || "its init process failed"}`;
+  // "<section> <step index> <message>": the step names the config field (see releasedSteps)
+  const m = /^(\d+) (-?\d+) ([\s\S]*)$/.exec(Buffer.concat(chunks).toString().trim());
+  if (!m) return "its init process failed";
+  const field = rec.releasedSteps?.[Number(m[2])];
+  return `${field ? `${field}: ` : ""}${m[3]}`;
 }
 
 /** Opens the exec fifo for reading without blocking: all the init's open for writing waits for. */

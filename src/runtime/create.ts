@@ -219,6 +219,11 @@ async function createWith(opts: CreateOptions, foreground: boolean, started: Sta
       ...(spec.process?.terminal ? { console: opts.consoleSocket ? { socket: opts.consoleSocket } : { relay: true as const } } : {}),
     });
     addFifoCreation(plan, execFifoPath(opts.root, opts.id));
+    const released: Record<number, string> = {};
+    plan.sections.INIT.forEach((st, i) => {
+      if (st.origin.startsWith("hooks.startContainer[")) released[i] = st.origin;
+    });
+    if (Object.keys(released).length) rec.releasedSteps = released;
     clock?.mark("plan");
     const launched = await launch({
       started,

@@ -319,7 +319,8 @@ describe.skipIf(!isRoot)("hooks", () => {
   test("a failing startContainer hook fails start, stops the container before its process runs", () => {
     configure((s) => {
       s.process!.args = ["sh", "-c", "touch /ran"];
-      s.hooks = { startContainer: [{ path: "/bin/true" }, { path: "/bin/sh", args: ["sh", "-c", "exit 3"] }] };
+      // the same program twice: the failing one is named by its place, not its path
+      s.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "true"] }, { path: "/bin/sh", args: ["sh", "-c", "exit 3"] }] };
     });
     const id = uniqueId("badstart");
     expect(rt.run(["create", "-b", bundle, id]).code).toBe(0);

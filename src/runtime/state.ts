@@ -28,6 +28,8 @@ export interface ContainerRecord {
   cgroup?: unknown;
   /** whether the container has its own pid namespace (kill --all semantics) */
   ownPidNamespace?: boolean;
+  /** the init's steps that run after `start` released it, by index in its INIT section → config field (startContainer hooks), to name a failure `start` reads */
+  releasedSteps?: Record<number, string>;
   /** the config the container was created from (exec inherits its process settings) */
   spec?: Spec;
 }
