@@ -203,16 +203,23 @@ function ownerOf(dir: string): string {
   }
 }
 
+let passwd: Map<number, string> | undefined;
+
+/** The user name of a uid (/etc/passwd, read once), or runc's "#uid" for one it doesn't list. */
 function userName(uid: number): string {
-  try {
-    for (const line of fs.readFileSync("/etc/passwd", "utf8").split("\n")) {
-      const parts = line.split(":");
-      if (Number(parts[2]) === uid) return parts[0] ?? String(uid);
+  if (!passwd) {
+    passwd = new Map();
+    try {
+      for (const line of fs.readFileSync("/etc/passwd", "utf8").split("\n")) {
+        const parts = line.split(":");
+        const id = Number(parts[2]);
+        if (parts[0] && parts[2] !== undefined && !passwd.has(id)) passwd.set(id, parts[0]);
+      }
+    } catch {
+      // no passwd file
     }
-  } catch {
-    // no passwd file
   }
-  return String(uid);
+  return passwd.get(uid) ?? `#${uid}`;
 }
 
 const GLOBAL_FLAGS: Record<string, FlagSpec> = {
