@@ -492,6 +492,33 @@ static void copy_tree(int src, int dst, const char *dest, int depth)
 	closedir(d);
 }
 
+/* mount_setattr on a mount we hold by fd (detached, or attached through it):
+ * nothing to do when neither set nor clr asks for anything. */
+static void tree_setattr(int tree, uint64_t set, uint64_t clr, int recursive, const char *what, const char *dest)
+{
+	struct mount_attr attr = { 0 };
+	attr.attr_set = set;
+	attr.attr_clr = clr;
+	if ((set || clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+		fail(errno, "%s of %s (mount_setattr)", what, dest);
+}
+
+/* Attaches the tree at the directory resolved in root, then changes its
+ * propagation through its own fd: args[first..] are MS_* propagation flags
+ * (MS_REC for the whole tree). */
+static void tree_attach(int tree, int destfd, const struct step *st, uint32_t first, const char *dest)
+{
+	if (syscall(SYS_move_mount, tree, "", destfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		fail(errno, "attach the mount at %s (move_mount)", dest);
+	for (uint32_t i = first; i < st->nargs; i++) {
+		uint64_t prop = (uint64_t)N(st, i);
+		struct mount_attr attr = { 0 };
+		attr.propagation = prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE);
+		if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+			fail(errno, "propagation of %s (mount_setattr)", dest);
+	}
+}
+
 /* The kernel's own words for a failed fsconfig, read from the fs context. */
 static const char *fs_context_message(int fsfd, char *buf, size_t n)
 {
@@ -1745,22 +1772,10 @@ static void run_step(const struct step *st)
 			if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
 				fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
 		}
-		memset(&attr, 0, sizeof attr);
-		attr.attr_set = (uint64_t)N(st, 8);
-		attr.attr_clr = (uint64_t)N(st, 9);
-		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
-			fail(errno, "recursive mount options of %s (mount_setattr)", S(st, 3));
+		tree_setattr(tree, (uint64_t)N(st, 8), (uint64_t)N(st, 9), 1, "recursive mount options", S(st, 3));
 		int fd = resolve_in_root(S(st, 0), S(st, 3), (int)N(st, 5));
-		if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			fail(errno, "attach the bind mount at %s (move_mount)", S(st, 3));
+		tree_attach(tree, fd, st, 10, S(st, 3));
 		close(fd);
-		for (uint32_t i = 10; i < st->nargs; i++) {
-			uint64_t prop = (uint64_t)N(st, i);
-			memset(&attr, 0, sizeof attr);
-			attr.propagation = prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE);
-			if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-				fail(errno, "propagation of %s (mount_setattr)", S(st, 3));
-		}
 		close(tree);
 		break;
 	}
@@ -1804,26 +1819,10 @@ static void run_step(const struct step *st)
 			close(top);
 			close(under);
 		}
-		struct mount_attr attr = { 0 };
-		attr.attr_set = (uint64_t)N(st, 5);
-		attr.attr_clr = (uint64_t)N(st, 6);
-		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-			fail(errno, "mount options of %s (mount_setattr)", dest);
-		memset(&attr, 0, sizeof attr);
-		attr.attr_set = (uint64_t)N(st, 9);
-		attr.attr_clr = (uint64_t)N(st, 10);
-		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
-			fail(errno, "recursive mount options of %s (mount_setattr)", dest);
-		if (syscall(SYS_move_mount, mfd, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			fail(errno, "attach the %s mount at %s (move_mount)", fstype, dest);
+		tree_setattr(mfd, (uint64_t)N(st, 5), (uint64_t)N(st, 6), 0, "mount options", dest);
+		tree_setattr(mfd, (uint64_t)N(st, 9), (uint64_t)N(st, 10), 1, "recursive mount options", dest);
+		tree_attach(mfd, fd, st, 11, dest);
 		close(fd);
-		for (uint32_t i = 11; i < st->nargs; i++) {
-			uint64_t prop = (uint64_t)N(st, i);
-			memset(&attr, 0, sizeof attr);
-			attr.propagation = prop & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE);
-			if (syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-				fail(errno, "propagation of %s (mount_setattr)", dest);
-		}
 		close(mfd);
 		break;
 	}
