@@ -3,36 +3,28 @@
 // between containers. Nothing touches the machine's own namespace.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
-import { TestHost, type RunResult } from "../testing/testhost.ts";
+import type { RunResult, TestHost } from "../testing/testhost.ts";
+import { BUN, cliHost, PROBE, type CliHost } from "./testing/cli_host.ts";
 import { PROBE_PORTS, probeKey, type ProbeResult } from "./testing/probe.ts";
 
 const root = process.getuid?.() === 0;
-const REPO = new URL("../../..", import.meta.url).pathname.replace(/\/$/, "");
-const BUN = `${REPO}/node_modules/.bin/bun`;
-const PROBE = `${REPO}/src/net/policy/testing/probe.ts`;
 
 let h: TestHost;
 let state: string;
+let cli: CliHost;
 
 beforeAll(async () => {
   if (root) {
-    h = await TestHost.create();
-    state = `${h.tmp}/root`;
+    cli = await cliHost();
+    ({ h, state } = cli);
   }
 });
 afterAll(async () => {
   await h?.destroy();
 });
 
-function isola(...args: string[]): Promise<RunResult> {
-  return h.exec([BUN, `${REPO}/src/cli/isola.ts`, "--root", state, ...args]);
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await isola(...args);
-  if (r.code !== 0) throw new Error(`isola ${args.join(" ")}: exit ${r.code}: ${r.err}`);
-  return r.out;
-}
+const isola = (...args: string[]): Promise<RunResult> => cli.isola(...args);
+const ok = (...args: string[]): Promise<string> => cli.ok(...args);
 
 let files = 0;
 async function policyFile(text: string): Promise<string> {
