@@ -5,32 +5,17 @@
 // and after policy changes, container churn, and a restart (rebuild) of the policy engine.
 // Everything runs through the `isola` CLI inside the test host; nothing touches the
 // machine's own namespace.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
-import type { RunResult, TestHost } from "../testing/testhost.ts";
-import { BUN, cliHost, PROBE, type CliHost } from "./testing/cli_host.ts";
+import { BUN, cliHostForFile, PROBE } from "./testing/cli_host.ts";
 import { decide } from "./evaluate.ts";
 import { FilePolicyStore } from "./store.ts";
 import { PROBE_PORTS, probeKey, type ProbeResult } from "./testing/probe.ts";
 
 const root = process.getuid?.() === 0;
 
-let h: TestHost;
-let state: string;
-let cli: CliHost;
-
-beforeAll(async () => {
-  if (root) {
-    cli = await cliHost();
-    ({ h, state } = cli);
-  }
-});
-afterAll(async () => {
-  await h?.destroy();
-});
-
-const isola = (...args: string[]): Promise<RunResult> => cli.isola(...args);
-const ok = (...args: string[]): Promise<string> => cli.ok(...args);
+const t = cliHostForFile(root);
+const { isola, ok } = t;
 
 interface Box {
   id: string;
@@ -41,10 +26,10 @@ interface Box {
 const boxes = new Map<string, Box>();
 
 async function start(id: string, labels: Record<string, string>): Promise<void> {
-  const netns = await h.container();
+  const netns = await t.h.container();
   const out = await ok("network", "attach", netns, "--network", "lab", "--container-id", id, "--json", ...Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]));
   const ip = (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split("/")[0]!;
-  await h.backgroundReady([BUN, PROBE, "serve"], netns);
+  await t.h.backgroundReady([BUN, PROBE, "serve"], netns);
   boxes.set(id, { id, netns, ip });
 }
 
@@ -63,7 +48,7 @@ async function probeMatrix(): Promise<Matrix> {
   await Promise.all(
     all.map(async (src) => {
       const targets = all.filter((t) => t !== src);
-      const r = await h.exec([BUN, PROBE, "probe", ...targets.map((t) => t.ip)], src.netns);
+      const r = await t.h.exec([BUN, PROBE, "probe", ...targets.map((t) => t.ip)], src.netns);
       const res = JSON.parse(r.out) as Record<string, ProbeResult>;
       for (const t of targets) out[`${src.id}>${t.id}`] = res[t.ip]!;
     }),
@@ -73,7 +58,7 @@ async function probeMatrix(): Promise<Matrix> {
 
 /** The expected matrix from the evaluator over what the store holds. */
 async function expectedMatrix(): Promise<Matrix> {
-  const store = new FilePolicyStore(`${state}/policy`);
+  const store = new FilePolicyStore(`${t.state}/policy`);
   const policies = await store.policies("lab");
   const eps = await store.endpoints("lab");
   const out: Matrix = {};
@@ -90,7 +75,7 @@ function sorted(m: Matrix): Matrix {
 }
 
 async function policyFile(name: string, text: string): Promise<string> {
-  const p = `${h.tmp}/${name}`;
+  const p = `${t.h.tmp}/${name}`;
   await writeFile(p, text);
   return p;
 }
@@ -178,7 +163,7 @@ describe.skipIf(!root)("network policies on real flows", () => {
     expect(stats.find((s) => s.policy === "web-from-client")!.allowed.packets).toBeGreaterThan(0);
 
     // bad input: refused naming the field, the kernel's ruleset unchanged
-    const before = (await h.exec(["nft", "list", "ruleset"])).out;
+    const before = (await t.h.exec(["nft", "list", "ruleset"])).out;
     const bad1 = await isola("policy", "apply", await policyFile("bad.yaml", "metadata: {name: bad, network: lab}\nspec:\n  podSelector: {}\n  ingress:\n  - from: [{ipBlock: {cidr: 10.0.0.0/40}}]\n"));
     expect(bad1.code).toBe(1);
     expect(bad1.err).toContain('spec.ingress[0].from[0].ipBlock.cidr: "10.0.0.0/40" is not a CIDR');
@@ -188,7 +173,7 @@ describe.skipIf(!root)("network policies on real flows", () => {
     expect(bad3.err).toContain("spec.egres: unknown field");
     const bad4 = await isola("policy", "create", await policyFile("dup.yaml", POLICIES));
     expect(bad4.err).toContain('metadata.name: policy "default-deny" already exists');
-    expect((await h.exec(["nft", "list", "ruleset"])).out).toBe(before);
+    expect((await t.h.exec(["nft", "list", "ruleset"])).out).toBe(before);
     expect((await ok("policy", "ls", "-q")).trim().split("\n")).toEqual(["client-egress", "default-deny", "dns", "web-from-client"]);
 
     // policy change: no more default deny; clients may also ask dns
@@ -210,10 +195,10 @@ describe.skipIf(!root)("network policies on real flows", () => {
     expect(sorted(await probeMatrix())).toEqual(sorted(changed));
 
     // churn: one container leaves, a new client joins (set elements only: same rules generation)
-    const gen = (await h.exec(["nft", "list", "chain", "inet", "isola-lab", "forward"])).out.match(/gen ([0-9a-f]+)/)![1];
+    const gen = (await t.h.exec(["nft", "list", "chain", "inet", "isola-lab", "forward"])).out.match(/gen ([0-9a-f]+)/)![1];
     await stop("other");
     await start("client2", { role: "client" });
-    expect((await h.exec(["nft", "list", "chain", "inet", "isola-lab", "forward"])).out).toContain(`gen ${gen}`);
+    expect((await t.h.exec(["nft", "list", "chain", "inet", "isola-lab", "forward"])).out).toContain(`gen ${gen}`);
     const churned = await expectedMatrix();
     expect(churned["client2>web"]).toEqual(ports(T, F, F, F));
     expect(Object.keys(churned).some((k) => k.includes("other"))).toBe(false);
@@ -221,7 +206,7 @@ describe.skipIf(!root)("network policies on real flows", () => {
     expect((await ok("policy", "check", "--network", "lab")).trim()).toBe("ok");
 
     // restart: the kernel state is lost (table gone); check sees it; a fresh engine rebuilds it from the store
-    await h.exec(["nft", "delete", "table", "inet", "isola-lab"]);
+    await t.h.exec(["nft", "delete", "table", "inet", "isola-lab"]);
     const lost = await isola("policy", "check", "--network", "lab");
     expect({ code: lost.code, out: lost.out.trim() }).toEqual({ code: 1, out: "lab: table inet isola-lab: missing" });
     await ok("policy", "sync");
@@ -278,9 +263,9 @@ spec:
 
     // teardown: detach all, remove the policies (the table goes with the last one), the network
     for (const id of [...boxes.keys()]) await stop(id);
-    expect(await new FilePolicyStore(`${state}/policy`).endpoints("lab")).toEqual([]);
+    expect(await new FilePolicyStore(`${t.state}/policy`).endpoints("lab")).toEqual([]);
     await ok("policy", "rm", "web-from-client", "dns", "client-egress");
-    expect((await h.exec(["nft", "list", "tables"])).out).not.toContain("isola-lab");
+    expect((await t.h.exec(["nft", "list", "tables"])).out).not.toContain("isola-lab");
     await ok("network", "rm", "lab");
   }, 120_000);
 });

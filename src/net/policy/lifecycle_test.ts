@@ -1,34 +1,19 @@
 // Policies through a network's life, through the `isola` CLI inside a test host: a network
 // made to enforce them (--policy), the refusal for networks that would not, and real probes
 // between containers. Nothing touches the machine's own namespace.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
-import type { RunResult, TestHost } from "../testing/testhost.ts";
-import { BUN, cliHost, PROBE, type CliHost } from "./testing/cli_host.ts";
+import { BUN, cliHostForFile, PROBE } from "./testing/cli_host.ts";
 import { PROBE_PORTS, probeKey, type ProbeResult } from "./testing/probe.ts";
 
 const root = process.getuid?.() === 0;
 
-let h: TestHost;
-let state: string;
-let cli: CliHost;
-
-beforeAll(async () => {
-  if (root) {
-    cli = await cliHost();
-    ({ h, state } = cli);
-  }
-});
-afterAll(async () => {
-  await h?.destroy();
-});
-
-const isola = (...args: string[]): Promise<RunResult> => cli.isola(...args);
-const ok = (...args: string[]): Promise<string> => cli.ok(...args);
+const t = cliHostForFile(root);
+const { isola, ok } = t;
 
 let files = 0;
 async function policyFile(text: string): Promise<string> {
-  const p = `${h.tmp}/policy-${files++}.yaml`;
+  const p = `${t.h.tmp}/policy-${files++}.yaml`;
   await writeFile(p, text);
   return p;
 }
@@ -37,22 +22,22 @@ const denyIngress = (network: string, app: string) => `metadata: {name: deny-${a
 
 /** A container attached to `network` with label app=NAME, serving the probe ports; returns its address. */
 async function container(network: string, app: string): Promise<{ netns: string; ip: string }> {
-  const netns = await h.container();
+  const netns = await t.h.container();
   const out = await ok("network", "attach", netns, "--network", network, "--container-id", app, "--label", `app=${app}`, "--json");
   const ip = (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split("/")[0]!;
-  await h.backgroundReady([BUN, PROBE, "serve"], netns);
+  await t.h.backgroundReady([BUN, PROBE, "serve"], netns);
   return { netns, ip };
 }
 
 async function probe(from: { netns: string }, to: { ip: string }): Promise<ProbeResult> {
-  const r = await h.exec([BUN, PROBE, "probe", to.ip], from.netns);
+  const r = await t.h.exec([BUN, PROBE, "probe", to.ip], from.netns);
   return (JSON.parse(r.out) as Record<string, ProbeResult>)[to.ip]!;
 }
 
 /** every probe port reachable (or not) */
 const all = (v: boolean): ProbeResult => Object.fromEntries(PROBE_PORTS.map((p) => [probeKey(p), v]));
 
-const ruleset = async () => (await h.exec(["nft", "list", "ruleset"])).out;
+const ruleset = async () => (await t.h.exec(["nft", "list", "ruleset"])).out;
 /** The ruleset's tables, each as listed, in name order (a table made again lists last). */
 const tables = async () =>
   (await ruleset())
@@ -65,14 +50,14 @@ describe.skipIf(!root)("a network's policies through its life", () => {
     // a network whose chain has no isola-policy: a policy for it would do nothing, so it is refused
     await ok("network", "create", "plain", "--subnet", "10.68.1.0/24", "--bridge", "isplain0");
     // one whose plugin keeps its containers in another store than this isola's: refused too
-    await ok("network", "create", "elsewhere", "--subnet", "10.68.2.0/24", "--bridge", "iselse0", "--plugin", JSON.stringify({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${h.tmp}/other` }));
+    await ok("network", "create", "elsewhere", "--subnet", "10.68.2.0/24", "--bridge", "iselse0", "--plugin", JSON.stringify({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${t.h.tmp}/other` }));
     const before = await ruleset();
     const plain = await isola("policy", "apply", await policyFile(denyIngress("plain", "b")));
     expect(plain.code).toBe(1);
     expect(plain.err).toContain('metadata.network: network "plain" does not enforce policies: its plugin chain has no isola-policy plugin (recreate it with isola network create plain --policy)');
     const elsewhere = await isola("policy", "create", await policyFile(denyIngress("elsewhere", "b")));
     expect(elsewhere.code).toBe(1);
-    expect(elsewhere.err).toContain(`metadata.network: network "elsewhere" registers its containers in ${h.tmp}/other (isola-policy dataDir), but this isola keeps policies in ${state}/policy`);
+    expect(elsewhere.err).toContain(`metadata.network: network "elsewhere" registers its containers in ${t.h.tmp}/other (isola-policy dataDir), but this isola keeps policies in ${t.state}/policy`);
     expect(await ruleset()).toBe(before);
     expect((await ok("policy", "ls", "-q")).trim()).toBe("");
 
@@ -81,12 +66,12 @@ describe.skipIf(!root)("a network's policies through its life", () => {
     expect(mac.err).toContain("--policy: the macvlan driver cannot enforce policies");
     // a hand-written isola-policy without dataDir gets this isola's store
     await ok("network", "create", "handmade", "--subnet", "10.68.3.0/24", "--bridge", "ishand0", "--plugin", JSON.stringify({ type: "isola-policy", capabilities: { labels: true } }));
-    expect(JSON.parse(await ok("network", "inspect", "handmade")).plugins[2]).toEqual({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${state}/policy` });
+    expect(JSON.parse(await ok("network", "inspect", "handmade")).plugins[2]).toEqual({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${t.state}/policy` });
 
     await ok("network", "create", "lab", "--policy", "--subnet", "10.68.0.0/24", "--bridge", "islife0");
     const plugins = JSON.parse(await ok("network", "inspect", "lab")).plugins as Record<string, unknown>[];
     expect(plugins.map((p) => p.type)).toEqual(["isola-bridge", "isola-portmap", "isola-policy"]);
-    expect(plugins[2]).toEqual({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${state}/policy` });
+    expect(plugins[2]).toEqual({ type: "isola-policy", capabilities: { labels: true }, dataDir: `${t.state}/policy` });
     const dup = await isola("network", "create", "twice", "--policy", "--plugin", JSON.stringify({ type: "isola-policy" }));
     expect(dup.err).toContain("--plugin[0]: isola-policy is in the chain already (--policy)");
 
@@ -134,15 +119,15 @@ spec:
     expect((await check()).out.trim()).toBe("ok");
 
     // the table's last ingress rule turned from drop into accept, by hand
-    const listing = (await h.exec(["nft", "-a", "list", "chain", "inet", "isola-chk", "ingress_rules"])).out;
+    const listing = (await t.h.exec(["nft", "-a", "list", "chain", "inet", "isola-chk", "ingress_rules"])).out;
     const lines = listing.split("\n").filter((l) => /# handle \d+$/.test(l) && !l.includes("chain "));
     const handle = lines[lines.length - 1]!.match(/handle (\d+)$/)![1]!;
     expect(lines[lines.length - 1]).toContain("drop");
-    expect((await h.exec(["nft", "replace", "rule", "inet", "isola-chk", "ingress_rules", "handle", handle, "accept"])).code).toBe(0);
+    expect((await t.h.exec(["nft", "replace", "rule", "inet", "isola-chk", "ingress_rules", "handle", handle, "accept"])).code).toBe(0);
     const changed = await check();
     expect({ code: changed.code, out: changed.out.trim() }).toEqual({ code: 1, out: `chk: chain ingress_rules rule ${lines.length}: expected [drop], found [accept]` });
     // a base chain's policy
-    expect((await h.exec(["nft", "chain inet isola-chk output { policy drop; }"])).code).toBe(0);
+    expect((await t.h.exec(["nft", "chain inet isola-chk output { policy drop; }"])).code).toBe(0);
     expect((await check()).out).toContain("chk: chain output: expected type filter hook output priority 0 policy accept, found type filter hook output priority 0 policy drop");
     await ok("policy", "sync", "--network", "chk");
     expect((await check()).out.trim()).toBe("ok");
@@ -154,9 +139,9 @@ spec:
     await ok("network", "create", "one", "--policy", "--subnet", "10.68.5.0/24", "--bridge", "isone0");
     await ok("network", "create", "two", "--policy", "--subnet", "10.68.6.0/24", "--bridge", "istwo0");
     await ok("policy", "apply", await policyFile(`${denyIngress("one", "a")}---\n${denyIngress("one", "b")}`));
-    const stored = async () => ({ ls: await ok("policy", "ls", "--json"), files: (await h.exec(["find", `${state}/policy`, "-type", "f"])).out.split("\n").sort() });
+    const stored = async () => ({ ls: await ok("policy", "ls", "--json"), files: (await t.h.exec(["find", `${t.state}/policy`, "-type", "f"])).out.split("\n").sort() });
     // another program owns table inet isola-two (nft's owner flag: only its creator may change it), so two's transaction fails
-    const owner = Bun.spawn(["ip", "netns", "exec", h.name, "nft", "-i"], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
+    const owner = Bun.spawn(["ip", "netns", "exec", t.h.name, "nft", "-i"], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
     try {
       owner.stdin.write("add table inet isola-two { flags owner; }\n");
       await owner.stdin.flush();
@@ -189,10 +174,10 @@ spec:
     await ok("network", "create", "gone", "--policy", "--nat", "--subnet", "10.68.7.0/24", "--bridge", "isgone0");
     const c = await container("gone", "c");
     await ok("policy", "apply", await policyFile(denyIngress("gone", "c")));
-    const bridges = async () => (await h.exec(["nft", "list", "set", "inet", "isola_nat", "bridges"])).out;
+    const bridges = async () => (await t.h.exec(["nft", "list", "set", "inet", "isola_nat", "bridges"])).out;
     expect(await bridges()).toContain("isgone0");
     expect(await ruleset()).toContain("table inet isola-gone");
-    expect((await h.exec(["ls", `${state}/policy/endpoints/gone`])).out.trim()).not.toBe("");
+    expect((await t.h.exec(["ls", `${t.state}/policy/endpoints/gone`])).out.trim()).not.toBe("");
 
     await ok("network", "detach", c.netns, "--network", "gone", "--container-id", "c");
     const before = await ruleset();
@@ -208,7 +193,7 @@ spec:
     expect(await ruleset()).not.toContain("isola-gone");
     expect(await bridges()).not.toContain("isgone0");
     expect(await ruleset()).not.toContain("10.68.7.0/24");
-    expect((await h.exec(["ls", `${state}/policy/endpoints`])).out.trim()).toBe("");
-    expect(await h.links()).toEqual(["lo"]);
+    expect((await t.h.exec(["ls", `${t.state}/policy/endpoints`])).out.trim()).toBe("");
+    expect(await t.h.links()).toEqual(["lo"]);
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 // A test host running the `isola` CLI with a state root of its own, for the policy tests that
 // drive networks, containers and policies as a user would (inside the test host only).
+import { afterAll, beforeAll } from "bun:test";
 import { TestHost, type RunResult } from "../../testing/testhost.ts";
 
 export const REPO = new URL("../../../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -30,5 +31,33 @@ export async function cliHost(): Promise<CliHost> {
       if (r.code !== 0) throw new Error(`isola ${args.join(" ")}: exit ${r.code}: ${r.err}`);
       return r.out;
     },
+  };
+}
+
+/**
+ * For a test file: a CliHost made before its tests (only when `enabled`: they need root) and
+ * destroyed after them; its fields are looked up when the tests use them.
+ */
+export function cliHostForFile(enabled: boolean): CliHost {
+  let cli: CliHost | undefined;
+  beforeAll(async () => {
+    if (enabled) cli = await cliHost();
+  });
+  afterAll(async () => {
+    await cli?.h.destroy();
+  });
+  const made = (): CliHost => {
+    if (!cli) throw new Error("no test host: these tests need root");
+    return cli;
+  };
+  return {
+    get h() {
+      return made().h;
+    },
+    get state() {
+      return made().state;
+    },
+    isola: (...args) => made().isola(...args),
+    ok: (...args) => made().ok(...args),
   };
 }
