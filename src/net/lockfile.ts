@@ -10,6 +10,7 @@
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { libcFlock, LOCK_EX, LOCK_NB, LOCK_UN } from "../host/flock.ts";
 
 export interface LockOptions {
   /** how long to wait for a live holder (default 60 s) */
@@ -20,33 +21,8 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const LOCK_UN = 8;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
-
-interface Flock {
-  flock(fd: number, op: number): number;
-  errno(): number;
-}
-
-let libc: Flock | undefined;
-
-function flockApi(): Flock {
-  if (libc) return libc;
-  let ffi: typeof import("bun:ffi");
-  let s: { flock: (fd: number, op: number) => unknown; __errno_location: () => unknown };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    ffi = require("bun:ffi") as typeof import("bun:ffi");
-    s = ffi.dlopen("libc.so.6", { flock: { args: ["i32", "i32"], returns: "i32" }, __errno_location: { args: [], returns: "ptr" } }).symbols;
-  } catch (e) {
-    throw new Error(`file locks need flock(2) from libc.so.6 through bun:ffi: ${(e as Error).message}`);
-  }
-  libc = { flock: (fd, op) => s.flock(fd, op) as number, errno: () => ffi.read.i32(s.__errno_location() as import("bun:ffi").Pointer, 0) };
-  return libc;
-}
 
 /** Start time of a process (field 22 of /proc/<pid>/stat); undefined when gone. */
 function startTime(pid: number): string | undefined {
@@ -65,7 +41,7 @@ export function lockOwner(pid = process.pid): string {
 
 /** Tries once: the fd holding the lock, or undefined when someone else holds it. */
 function tryLock(path: string): number | undefined {
-  const api = flockApi();
+  const api = libcFlock();
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   let held = false;
   try {
@@ -121,7 +97,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
         } catch {
           // removed already
         }
-        flockApi().flock(fd, LOCK_UN);
+        libcFlock().flock(fd, LOCK_UN);
         closeSync(fd);
       };
     }

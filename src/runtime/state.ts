@@ -4,6 +4,7 @@
  * is "created", and a lock file.
  */
 import * as fs from "node:fs";
+import { libcFlock, LOCK_EX } from "../host/flock.ts";
 import { validateId } from "../oci/id.ts";
 import type { Spec, State, Status } from "../oci/types.ts";
 
@@ -203,7 +204,7 @@ export function lockContainer(root: string, id: string, waitMs = 10_000): () => 
  */
 function takeOver(path: string, dead: string): void {
   const fd = fs.openSync(`${path}.takeover`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-  const api = flockApi();
+  const api = libcFlock();
   try {
     while (api.flock(fd, LOCK_EX) !== 0) {
       // EINTR: try again
@@ -218,17 +219,6 @@ function takeOver(path: string, dead: string): void {
   } finally {
     fs.closeSync(fd); // drops the flock
   }
-}
-
-const LOCK_EX = 2;
-let flockFn: { flock(fd: number, op: number): number } | undefined;
-
-function flockApi(): { flock(fd: number, op: number): number } {
-  if (flockFn) return flockFn;
-  const ffi = require("bun:ffi") as typeof import("bun:ffi");
-  const lib = ffi.dlopen("libc.so.6", { flock: { args: [ffi.FFIType.i32, ffi.FFIType.i32], returns: ffi.FFIType.i32 } });
-  flockFn = { flock: (fd, op) => lib.symbols.flock(fd, op) as number };
-  return flockFn;
 }
 
 /** SIGKILL and wait (polling /proc, ≤ timeoutMs) until the process is gone or a zombie. */
