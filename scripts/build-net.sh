@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bun=node_modules/.bin/bun
 out=bin/isola-cni
 source scripts/compile-flags.sh
-if [ ! -x "$out" ] || [ -n "$(find src/net src/host scripts/compile-flags.sh -newer "$out" \( -name '*.ts' -o -name compile-flags.sh \) 2>/dev/null | head -1)" ]; then
+if [ ! -x "$out" ] || [ -n "$(find src/net src/host src/cli/args.ts scripts/compile-flags.sh -newer "$out" \( -name '*.ts' -o -name compile-flags.sh \) 2>/dev/null | head -1)" ]; then
   "$bun" "${COMPILE_FLAGS[@]}" "${SHORT_LIVED_FLAGS[@]}" src/net/plugins/main.ts --outfile "$out" >/dev/null
 fi
 mkdir -p bin/cni
