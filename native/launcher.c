@@ -493,14 +493,38 @@ static void copy_tree(int src, int dst, const char *dest, int depth)
 }
 
 /* mount_setattr on a mount we hold by fd (detached, or attached through it):
- * nothing to do when neither set nor clr asks for anything. */
-static void tree_setattr(int tree, uint64_t set, uint64_t clr, int recursive, const char *what, const char *dest)
+ * nothing to do when neither set nor clr asks for anything. With keep_locked (a
+ * bind's own flags): in a user namespace the source's flags may be locked, so a
+ * clear refused with EPERM keeps those and clears only the others, as a bind
+ * remount there keeps them (runc). */
+static void tree_setattr(int tree, uint64_t set, uint64_t clr, int recursive, int keep_locked, const char *what, const char *dest)
 {
 	struct mount_attr attr = { 0 };
 	attr.attr_set = set;
 	attr.attr_clr = clr;
-	if ((set || clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+	int flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+	if (!(set || clr) || syscall(SYS_mount_setattr, tree, "", flags, &attr, sizeof attr) == 0)
+		return;
+	struct statvfs sv;
+	if (!keep_locked || errno != EPERM || !clr || fstatvfs(tree, &sv) < 0)
 		fail(errno, "%s of %s (mount_setattr)", what, dest);
+	uint64_t locked = ((sv.f_flag & ST_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((sv.f_flag & ST_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+			  ((sv.f_flag & ST_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((sv.f_flag & ST_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
+	attr.attr_clr &= ~locked;
+	if (syscall(SYS_mount_setattr, tree, "", flags, &attr, sizeof attr) < 0)
+		fail(errno, "%s of %s (mount_setattr)", what, dest);
+}
+
+/* tmpcopyup: the new filesystem's root takes the covered directory's owner and
+ * mode unless the options set them, then a copy of what it holds. */
+static void copy_up(int under, int top, const char *data, const char *dest)
+{
+	struct stat ust;
+	if (!strstr(data, "mode=") && !strstr(data, "uid=") && !strstr(data, "gid=") && fstat(under, &ust) == 0) {
+		if (fchown(top, ust.st_uid, ust.st_gid) < 0 || fchmod(top, ust.st_mode & 07777) < 0)
+			fail(errno, "tmpcopyup %s: chown/chmod", dest);
+	}
+	copy_tree(under, top, dest, 0);
 }
 
 /* Attaches the tree at the directory resolved in root, then changes its
@@ -1446,13 +1470,7 @@ static void run_step(const struct step *st)
 		int top = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (top < 0)
 			fail(errno, "tmpcopyup %s: open the new mount", S(st, 2));
-		struct stat ust;
-		/* the new root takes the covered directory's owner and mode unless the options set them */
-		if (!strstr(data, "mode=") && !strstr(data, "uid=") && !strstr(data, "gid=") && fstat(under, &ust) == 0) {
-			if (fchown(top, ust.st_uid, ust.st_gid) < 0 || fchmod(top, ust.st_mode & 07777) < 0)
-				fail(errno, "tmpcopyup %s: chown/chmod", S(st, 2));
-		}
-		copy_tree(under, top, S(st, 2), 0);
+		copy_up(under, top, data, S(st, 2));
 		close(top);
 		close(under);
 		close(fd);
@@ -1724,11 +1742,7 @@ static void run_step(const struct step *st)
 	}
 	case STEP_SETATTR_IN_ROOT: {
 		int fd = resolve_in_root(S(st, 0), S(st, 1), CREATE_NONE);
-		struct mount_attr attr = { 0 };
-		attr.attr_set = (uint64_t)N(st, 2);
-		attr.attr_clr = (uint64_t)N(st, 3);
-		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
-			fail(errno, "recursive mount options on %s (mount_setattr)", S(st, 1));
+		tree_setattr(fd, (uint64_t)N(st, 2), (uint64_t)N(st, 3), 1, 0, "recursive mount options", S(st, 1));
 		close(fd);
 		break;
 	}
@@ -1757,22 +1771,8 @@ static void run_step(const struct step *st)
 			if (tree < 0)
 				fail(errno, "bind %s (open_tree)", S(st, 2));
 		}
-		struct mount_attr attr = { 0 };
-		attr.attr_set = (uint64_t)N(st, 6);
-		attr.attr_clr = (uint64_t)N(st, 7);
-		if ((attr.attr_set || attr.attr_clr) && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
-			/* in a user namespace the source's flags may be locked: keep those, as a
-			 * bind remount there keeps them (runc), and clear only the others */
-			struct statvfs sv;
-			if (errno != EPERM || !attr.attr_clr || fstatvfs(tree, &sv) < 0)
-				fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
-			uint64_t locked = ((sv.f_flag & ST_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((sv.f_flag & ST_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
-					  ((sv.f_flag & ST_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((sv.f_flag & ST_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
-			attr.attr_clr &= ~locked;
-			if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-				fail(errno, "mount options of %s (mount_setattr)", S(st, 3));
-		}
-		tree_setattr(tree, (uint64_t)N(st, 8), (uint64_t)N(st, 9), 1, "recursive mount options", S(st, 3));
+		tree_setattr(tree, (uint64_t)N(st, 6), (uint64_t)N(st, 7), 0, 1, "mount options", S(st, 3));
+		tree_setattr(tree, (uint64_t)N(st, 8), (uint64_t)N(st, 9), 1, 0, "recursive mount options", S(st, 3));
 		int fd = resolve_in_root(S(st, 0), S(st, 3), (int)N(st, 5));
 		tree_attach(tree, fd, st, 10, S(st, 3));
 		close(fd);
@@ -1810,17 +1810,12 @@ static void run_step(const struct step *st)
 			int top = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (under < 0 || top < 0)
 				fail(errno, "tmpcopyup %s: open", dest);
-			struct stat ust;
-			if (!strstr(data, "mode=") && !strstr(data, "uid=") && !strstr(data, "gid=") && fstat(under, &ust) == 0) {
-				if (fchown(top, ust.st_uid, ust.st_gid) < 0 || fchmod(top, ust.st_mode & 07777) < 0)
-					fail(errno, "tmpcopyup %s: chown/chmod", dest);
-			}
-			copy_tree(under, top, dest, 0);
+			copy_up(under, top, data, dest);
 			close(top);
 			close(under);
 		}
-		tree_setattr(mfd, (uint64_t)N(st, 5), (uint64_t)N(st, 6), 0, "mount options", dest);
-		tree_setattr(mfd, (uint64_t)N(st, 9), (uint64_t)N(st, 10), 1, "recursive mount options", dest);
+		tree_setattr(mfd, (uint64_t)N(st, 5), (uint64_t)N(st, 6), 0, 0, "mount options", dest);
+		tree_setattr(mfd, (uint64_t)N(st, 9), (uint64_t)N(st, 10), 1, 0, "recursive mount options", dest);
 		tree_attach(mfd, fd, st, 11, dest);
 		close(fd);
 		close(mfd);
