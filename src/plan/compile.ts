@@ -506,9 +506,7 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
     if (opts.host.detachedMounts) {
       // made detached, flagged, attached, propagated through its own fd: nothing looks the
       // destination up again after the mount (a swapped destination can't redirect a remount)
-      const attrs = bindMountAttrs(parsed.remountFlags, parsed.clearedFlags);
-      const recursive = (parsed.flags & MS.REC) !== 0 ? 1 : 0;
-      b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, slot ?? -1, slot === undefined ? source : "", dest, recursive, create, attrs.set, attrs.clr, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
+      addAttachTree(b, origin, { root, dest, create, ...(slot !== undefined ? { slot } : { source }), recursive: (parsed.flags & MS.REC) !== 0, attrs: bindMountAttrs(parsed.remountFlags, parsed.clearedFlags), parsed });
       return;
     }
     if (slot !== undefined) b.add("INIT", "MOVE_MOUNT_IN_ROOT", [root, slot, dest, create], origin);
@@ -529,8 +527,7 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   if (type === "sysfs" && ns.newUser && !ns.newNet) {
     // sysfs can't be mounted from a user namespace that doesn't own the network namespace: bind the host's.
     if (opts.host.detachedMounts) {
-      const attrs = bindMountAttrs(parsed.flags & ~MS.REC, parsed.clearedFlags);
-      b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, -1, "/sys", dest, 1, Create.DIR, attrs.set, attrs.clr, parsed.recAttrSet, parsed.recAttrClr, ...parsed.propagation], origin);
+      addAttachTree(b, origin, { root, dest, create: Create.DIR, source: "/sys", recursive: true, attrs: bindMountAttrs(parsed.flags & ~MS.REC, parsed.clearedFlags), parsed });
       return;
     }
     b.add("INIT", "MOUNT_IN_ROOT", [root, "/sys", dest, "", MS.BIND | MS.REC, "", Create.DIR], origin);
@@ -556,6 +553,20 @@ function compileMount(b: Builder, m: Mount, origin: string, opts: CompileOptions
   const step = type === "tmpfs" && parsed.copyUp ? "MOUNT_COPYUP_IN_ROOT" : "MOUNT_IN_ROOT";
   b.add("INIT", step, [root, m.source ?? type, dest, type, parsed.flags, parsed.data, Create.DIR], origin);
   propagate();
+}
+
+/**
+ * A bind made detached (ATTACH_TREE_IN_ROOT): cloned from `source` (or the idmapped tree in
+ * `slot`), its own flags and then the recursive options set, attached at `dest`, then the
+ * propagation of `parsed` changed through its fd.
+ */
+function addAttachTree(
+  b: Builder,
+  origin: string,
+  t: { root: string; dest: string; create: number; slot?: number; source?: string; recursive: boolean; attrs: { set: number; clr: number }; parsed?: ReturnType<typeof parseMountOptions> },
+) {
+  const p = t.parsed;
+  b.add("INIT", "ATTACH_TREE_IN_ROOT", [t.root, t.slot ?? -1, t.source ?? "", t.dest, t.recursive ? 1 : 0, t.create, t.attrs.set, t.attrs.clr, p?.recAttrSet ?? 0, p?.recAttrClr ?? 0, ...(p?.propagation ?? [])], origin);
 }
 
 /**
@@ -607,8 +618,7 @@ function compileCgroupMount(b: Builder, m: Mount, dest: string, flags: number, o
   const bindOwn = (hostDir: string, at: string) => {
     if (host.detachedMounts) {
       // flagged (ro) before it is attached: a swapped destination can't leave it writable
-      const attrs = bindMountAttrs(flags & ~MS.REC);
-      b.add("INIT", "ATTACH_TREE_IN_ROOT", [root, -1, hostDir, at, 1, Create.DIR, attrs.set, attrs.clr, 0, 0], origin);
+      addAttachTree(b, origin, { root, dest: at, create: Create.DIR, source: hostDir, recursive: true, attrs: bindMountAttrs(flags & ~MS.REC) });
       return;
     }
     b.add("INIT", "MOUNT_IN_ROOT", [root, hostDir, at, "", MS.BIND | MS.REC, "", Create.DIR], origin);
