@@ -76,10 +76,11 @@ export function cgroupsFor(spec: Spec, id: string, warn: (msg: string) => void):
   const unprivileged = (process.geteuid?.() ?? 0) !== 0;
   // root in a user namespace (rootless podman runs the runtime so): as runc, cgroups are tried
   // and left out where the kernel refuses them, as for any caller without root
-  const rootless = unprivileged || rootlessCgroups();
+  const userns = inUserNamespace();
+  const rootless = unprivileged || rootlessCgroups(userns);
   // the device cgroup is left alone only where it can't be set (as runc's devices controller
   // skips only in a user namespace): --rootless=true as real root keeps it
-  const skipDevices = unprivileged || inUserNamespace();
+  const skipDevices = unprivileged || userns;
   if (unprivileged && !delegatedCgroupDir(fs.readFileSync("/proc/self/cgroup", "utf8"), writable)) {
     warn("running without root and no writable delegated cgroup v2 subtree: cgroups skipped (linux.resources and cgroupsPath are not applied)");
     return undefined;

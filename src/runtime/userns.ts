@@ -25,8 +25,11 @@ export function setRootlessCgroups(value: boolean | undefined): void {
   rootlessOverride = value;
 }
 
-/** Whether cgroups are tried and left out where the kernel refuses them: asked for, or decided as runc does. */
-export function rootlessCgroups(): boolean {
+/**
+ * Whether cgroups are tried and left out where the kernel refuses them: asked for, or decided
+ * as runc does (`userns`: inUserNamespace(), when the caller has it already).
+ */
+export function rootlessCgroups(userns: boolean = inUserNamespace()): boolean {
   if (rootlessOverride !== undefined) return rootlessOverride;
-  return (process.geteuid?.() ?? 0) !== 0 || inUserNamespace();
+  return (process.geteuid?.() ?? 0) !== 0 || userns;
 }
