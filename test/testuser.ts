@@ -29,7 +29,7 @@ export class TestUser {
     this.made = true;
     this.uid = Number(sh(["id", "-u", this.name]));
     this.gid = Number(sh(["id", "-g", this.name]));
-    this.subLines(true);
+    this.subordinateRanges(true);
   }
 
   /** argv that runs `args` as the user, without supplementary groups. */
@@ -80,11 +80,12 @@ export class TestUser {
       if (r.exitCode !== 0) problems.push(`userdel ${this.name}: ${r.stderr.toString().trim()}`);
       else this.made = false;
     }
-    this.subLines(false);
+    this.subordinateRanges(false);
     return problems;
   }
 
-  private subLines(add: boolean): void {
+  /** Adds or removes its /etc/subuid and /etc/subgid lines (a test may take them away for a while). */
+  subordinateRanges(add: boolean): void {
     for (const file of SUB_FILES) {
       const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
       const kept = text.split("\n").filter((l) => l !== "" && !l.startsWith(`${this.name}:`));
@@ -94,7 +95,8 @@ export class TestUser {
   }
 }
 
-function sh(argv: string[]): string {
+/** Runs argv to completion; its stdout, or an error with its stderr. */
+export function sh(argv: string[]): string {
   const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.toString().trim()}`);
   return r.stdout.toString().trim();

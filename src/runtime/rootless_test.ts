@@ -6,34 +6,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeRootfs } from "../../test/bundle.ts";
 import { isRoot, runtimeArgvFor, uniqueId, waitFor } from "../../test/harness.ts";
+import { sh, TestUser } from "../../test/testuser.ts";
 import type { Spec } from "../oci/types.ts";
 
-const NAME = `isolart${process.pid % 100000}`;
 const SUB_START = 600000;
 const SUB_SIZE = 65536;
 const GROUP = 4243; // a host group the user holds while running the runtime
+const user = new TestUser("isolart", SUB_START, SUB_SIZE);
 let uid = -1;
 let gid = -1;
 let work = "";
 let xdg = "";
 let runtime: string[] = [];
-let made = false;
 const helpers = fs.existsSync("/usr/bin/newuidmap") && fs.existsSync("/usr/bin/newgidmap");
-
-function sh(argv: string[]) {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.toString()}`);
-  return r.stdout.toString().trim();
-}
-
-function subLines(add: boolean) {
-  for (const file of ["/etc/subuid", "/etc/subgid"]) {
-    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-    const kept = text.split("\n").filter((l) => l !== "" && !l.startsWith(`${NAME}:`));
-    if (add) kept.push(`${NAME}:${SUB_START}:${SUB_SIZE}`);
-    fs.writeFileSync(file, kept.map((l) => l + "\n").join(""));
-  }
-}
 
 /** Runs the runtime as the test user, with its own XDG_RUNTIME_DIR (so the default --root). */
 function asUser(args: string[], opts: { cwd?: string; groups?: number[] } = {}) {
@@ -76,12 +61,8 @@ beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "isola-rootless-"));
   fs.chmodSync(work, 0o755);
   runtime = runtimeArgvFor(work);
-  // -K SUB_*_COUNT=0: no automatic ranges; the test writes its own and removes them
-  sh(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", NAME]);
-  made = true;
-  uid = Number(sh(["id", "-u", NAME]));
-  gid = Number(sh(["id", "-g", NAME]));
-  subLines(true);
+  user.create();
+  ({ uid, gid } = user);
   xdg = path.join(work, "xdg");
   fs.mkdirSync(xdg, { mode: 0o700 });
   fs.chownSync(xdg, uid, gid);
@@ -90,8 +71,7 @@ beforeAll(() => {
 afterAll(() => {
   if (!isRoot) return;
   for (const id of leftovers()) asUser(["delete", "--force", id]);
-  if (made) Bun.spawnSync(["userdel", NAME]);
-  subLines(false);
+  for (const problem of user.remove()) console.log(problem);
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -194,7 +174,7 @@ describe.skipIf(!isRoot)("rootless: a real unprivileged user runs containers", (
   });
 
   test("without subordinate ranges, spec --rootless falls back to the user's own ids (setgroups denied)", () => {
-    subLines(false);
+    user.subordinateRanges(false);
     try {
       const b = userBundle((s) => (s.process!.args = ["sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/setgroups"]));
       const spec = JSON.parse(fs.readFileSync(path.join(b, "config.json"), "utf8")) as Spec;
@@ -215,7 +195,7 @@ describe.skipIf(!isRoot)("rootless: a real unprivileged user runs containers", (
         expect(asUser(["delete", "--force", id]).code).toBe(0);
       }
     } finally {
-      subLines(true);
+      user.subordinateRanges(true);
     }
   });
 
