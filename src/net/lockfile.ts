@@ -11,6 +11,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { libcFlock, LOCK_EX, LOCK_NB, LOCK_UN } from "../host/flock.ts";
+import { procStat } from "../host/proc.ts";
 
 export interface LockOptions {
   /** how long to wait for a live holder (default 60 s) */
@@ -24,19 +25,9 @@ export interface LockOptions {
 const EWOULDBLOCK = 11;
 const EINTR = 4;
 
-/** Start time of a process (field 22 of /proc/<pid>/stat); undefined when gone. */
-function startTime(pid: number): string | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** What a holder writes into its lock file: "<pid> <start time>". */
 export function lockOwner(pid = process.pid): string {
-  return `${pid} ${startTime(pid) ?? ""}`;
+  return `${pid} ${procStat(pid)?.startTime ?? ""}`;
 }
 
 /** Tries once: the fd holding the lock, or undefined when someone else holds it. */

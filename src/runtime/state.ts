@@ -5,10 +5,13 @@
  */
 import * as fs from "node:fs";
 import { libcFlock, LOCK_EX } from "../host/flock.ts";
+import { procStat } from "../host/proc.ts";
 import { validateId } from "../oci/id.ts";
 import type { Spec, State, Status } from "../oci/types.ts";
 
 export const OCI_VERSION = "1.2.0";
+
+export { procStat };
 
 /** What isola keeps about a container (superset of the OCI state). */
 export interface ContainerRecord {
@@ -112,19 +115,6 @@ export function listIds(root: string): string[] {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw e;
   }
-}
-
-/** Field 22 (starttime) and field 3 (state) of /proc/<pid>/stat, or undefined when gone. */
-export function procStat(pid: number): { startTime: string; state: string } | undefined {
-  if (!pid) return undefined;
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { state: rest[0] ?? "", startTime: rest[19] ?? "" };
 }
 
 /** True when the record's init process still exists (and is not a zombie). */
